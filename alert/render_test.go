@@ -218,7 +218,7 @@ func TestRenderTableGolden(t *testing.T) {
 		SubscriptionID: "bbbb1b1b-cc2c-dd3d-ee4e-ffffff5f5f5f",
 		Resource:       "/subscriptions/bbbb1b1b-cc2c-dd3d-ee4e-ffffff5f5f5f/resourceGroups/myResourceGroup/providers/Microsoft.Network/networkSecurityGroups/myNSG",
 		Details: map[string]string{
-			"caller": "rob@contoso.com", "ip": torIP, "subscription": "bbbb1b1b-cc2c-dd3d-ee4e-ffffff5f5f5f",
+			"caller": "rob@contoso.com", "callerIp": torIP, "subscription": "bbbb1b1b-cc2c-dd3d-ee4e-ffffff5f5f5f",
 			"operations": "Microsoft.Network/networkSecurityGroups/write",
 		},
 		Count:           2,

@@ -44,7 +44,9 @@ type principal struct {
 
 var (
 	readOps  = []string{"SecretGet", "SecretGet", "SecretGet", "SecretGet", "KeyGet", "SecretList", "VaultGet", "CertificateGet", "KeyUnwrap", "KeySign"}
-	adminOps = []string{"SecretSet", "KeyCreate", "VaultPatch", "SecretListVersions", "CertificateList"}
+	// adminOps are what the few deployment identities do: writes and vault
+	// changes, never reads of secret values.
+	adminOps = []string{"SecretSet", "KeyCreate", "VaultPatch", "CertificateCreate", "VaultGet"}
 	clients  = []string{
 		"FxVersion/4.8.4700.0 OSName/Windows OSVersion/6.2.9200.0 Microsoft.Azure.KeyVault.KeyVaultClient/3.0.5.1",
 		"azsdk-net-Security.KeyVault.Secrets/4.5.0 (.NET 8.0.1; Microsoft Windows 10.0.20348)",
@@ -54,6 +56,9 @@ var (
 )
 
 func guid(r *rand.Rand) string { return string(appendGUID(nil, r)) }
+
+// admins is how many of the estate's principals are deployment identities.
+const admins = 4
 
 // appendGUID appends a random version-4 GUID without allocating.
 func appendGUID(b []byte, r *rand.Rand) []byte {
@@ -118,11 +123,14 @@ func KeyVaultLoad(w io.Writer, opts KeyVaultOptions) (int64, error) {
 	buf := make([]byte, 0, 2048)
 	for i := range opts.Records {
 		t := opts.Start.Add(time.Duration(i) * step)
-		p := &e.principals[r.IntN(len(e.principals))]
+		var p *principal
 		v := &e.vaults[r.IntN(len(e.vaults))]
 		op := readOps[r.IntN(len(readOps))]
-		if r.IntN(100) == 0 {
+		if r.IntN(200) == 0 {
+			p = &e.principals[r.IntN(admins)]
 			op = adminOps[r.IntN(len(adminOps))]
+		} else {
+			p = &e.principals[admins+r.IntN(len(e.principals)-admins)]
 		}
 		ip := p.ip
 		if len(opts.TorAddresses) > 0 && i%50000 == 49999 {

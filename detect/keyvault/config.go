@@ -82,12 +82,17 @@ type SuspiciousIPAccess struct {
 //     or Key Retrieved", ES|QL count >= 10 and count_distinct(action) >= 2
 //     per caller per minute, with Defender's "Secret List operation followed
 //     by one or more Secret Get operations" as the list requirement);
-//   - daily: more than DailyThreshold of one of DailyOperations within
+//   - daily: reads of more than DailyThreshold distinct objects (secrets,
+//     keys, certificates, versions folded) by DailyOperations within
 //     DailyWindow (defaults 25, [SecretGet, KeyGet], 24h: Microsoft
 //     Sentinel's "Mass secret retrieval from Azure Key Vault",
-//     EventCountThreshold = 25 per operation per caller over 1d; its
-//     VaultGet is left out because it reads no secret material and the rule
-//     itself must allow-list Azure Resource Graph and Policy for it).
+//     EventCountThreshold = 25 per caller over 1d; its VaultGet is left out
+//     because it reads no secret material and the rule itself must
+//     allow-list Azure Resource Graph and Policy for it). Vigil counts
+//     distinct objects where Sentinel counts operations: an application
+//     without a cache reads its three secrets hundreds of times a day, which
+//     is not a dump, and on a simulated estate counting operations raised
+//     thousands of such alerts a day.
 //
 // Failed reads (403) count as attempts; the candidate says how many.
 type ListGetAnomaly struct {

@@ -75,8 +75,10 @@ type lgCaller struct {
 	// Seen is the last time of each operation name.
 	Seen     []opTime  `json:"seen,omitempty"`
 	LastList time.Time `json:"lastList,omitzero"`
-	// Daily holds, per daily operation, the times of its last DailyThreshold+1 reads.
-	Daily      []opTimes `json:"daily,omitempty"`
+	// Daily holds the distinct objects (secret, key or certificate names,
+	// without version) read by a daily operation within DailyWindow, each
+	// with its last read time; at most DailyThreshold+1 of them.
+	Daily      []opTime  `json:"daily,omitempty"`
 	BurstMuted time.Time `json:"burstMuted,omitzero"`
 	DailyMuted time.Time `json:"dailyMuted,omitzero"`
 	Last       time.Time `json:"last"`
@@ -85,11 +87,6 @@ type lgCaller struct {
 type opTime struct {
 	Op   string    `json:"op"`
 	Time time.Time `json:"t"`
-}
-
-type opTimes struct {
-	Op    string      `json:"op"`
-	Times []time.Time `json:"t"`
 }
 
 // maxState bounds what a restored state may hold.
@@ -120,6 +117,51 @@ func (d *listGet) Check(s *lgState) error {
 
 // ring is how many recent reads a caller keeps: the reads of one burst.
 func (d *listGet) ring() int { return max(min(d.maxEvidence, d.cfg.BurstMinReads), 1) }
+
+// pushObject records a read of object at t in objs (distinct objects with
+// their last read time): entries older than window are dropped, a known
+// object's time is updated, and a new one is added while fewer than n are held.
+func pushObject(objs []opTime, object string, t time.Time, window time.Duration, n int) []opTime {
+	kept := objs[:0]
+	found := false
+	for _, o := range objs {
+		if o.Op == object {
+			o.Time, found = t, true
+		}
+		if t.Sub(o.Time) < window {
+			kept = append(kept, o)
+		}
+	}
+	if !found && len(kept) < n {
+		kept = append(kept, opTime{Op: object, Time: t})
+	}
+	return kept
+}
+
+// ObjectName returns the vault object a Key Vault object URI names, without
+// its version: "https://v.vault.azure.net/secrets/db-password/0123" gives
+// "secrets/db-password". A target that is not such a URI is returned as is.
+func ObjectName(target string) string {
+	rest := target
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			rest = rest[j+1:]
+		} else {
+			return target
+		}
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		rest = rest[:q]
+	}
+	// collection/name[/version]
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		if j := strings.IndexByte(rest[i+1:], '/'); j >= 0 {
+			return strings.ToLower(rest[:i+1+j])
+		}
+	}
+	return strings.ToLower(rest)
+}
 
 // pushTime appends t to times keeping at most n, oldest first.
 func pushTime(times []time.Time, t time.Time, n int) []time.Time {
@@ -171,17 +213,10 @@ func (d *listGet) Release(key string, vs *lgState, r *azops.Rec, emit detect.Emi
 	if isList {
 		s.LastList = t
 	}
-	var daily []time.Time
+	var daily []opTime
 	if d.daily.has(r.Operation) {
-		i := 0
-		for i < len(s.Daily) && s.Daily[i].Op != r.Operation {
-			i++
-		}
-		if i == len(s.Daily) {
-			s.Daily = append(s.Daily, opTimes{Op: r.Operation})
-		}
-		s.Daily[i].Times = pushTime(s.Daily[i].Times, t, d.cfg.DailyThreshold+1)
-		daily = s.Daily[i].Times
+		s.Daily = pushObject(s.Daily, ObjectName(r.Target), t, d.cfg.DailyWindow, d.cfg.DailyThreshold+1)
+		daily = s.Daily
 	}
 
 	w := d.cfg.BurstWindow
@@ -189,8 +224,7 @@ func (d *listGet) Release(key string, vs *lgState, r *azops.Rec, emit detect.Emi
 		len(s.Burst) >= d.cfg.BurstMinReads && t.Sub(s.Burst[0]) < w &&
 		d.types(s, t) >= d.cfg.BurstMinOperationTypes &&
 		(!d.cfg.RequireList || (!isList && !s.LastList.IsZero() && t.Sub(s.LastList) < w))
-	dailyHit := daily != nil && !t.Before(s.DailyMuted) &&
-		len(daily) > d.cfg.DailyThreshold && t.Sub(daily[0]) < d.cfg.DailyWindow
+	dailyHit := daily != nil && !t.Before(s.DailyMuted) && len(daily) > d.cfg.DailyThreshold
 	if !burstHit && !dailyHit {
 		return
 	}

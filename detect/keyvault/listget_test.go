@@ -15,7 +15,11 @@ import (
 func dump(start time.Duration, v dt.Vault, p event.Principal, addr string, n int, step time.Duration, opts ...dt.Option) []event.Op {
 	ops := []event.Op{kv(start, v, "SecretList", p, addr, append([]dt.Option{dt.Target(v.URI() + "secrets")}, opts...)...)}
 	for i := range n {
-		o := append([]dt.Option{dt.Secret(v, "secret-"+strconv.Itoa(i), "0f4e4ea6a0b04ea58e5f3ad1f2a1e0c9")}, opts...)
+		name := "secret-" + strconv.Itoa(i)
+		if start > 0 { // a later dump reads other secrets
+			name = "secret-" + start.String() + "-" + strconv.Itoa(i)
+		}
+		o := append([]dt.Option{dt.Secret(v, name, "0f4e4ea6a0b04ea58e5f3ad1f2a1e0c9")}, opts...)
 		ops = append(ops, kv(start+time.Duration(i+1)*step, v, "SecretGet", p, addr, o...))
 	}
 	return ops
@@ -71,7 +75,18 @@ func TestListGet(t *testing.T) {
 	daily := func(n int, p event.Principal) []event.Op {
 		var ops []event.Op
 		for i := range n {
-			ops = append(ops, kv(time.Duration(i)*45*time.Minute, vault, "SecretGet", p, office))
+			ops = append(ops, kv(time.Duration(i)*45*time.Minute, vault, "SecretGet", p, office,
+				dt.Secret(vault, "s"+strconv.Itoa(i), "v1")))
+		}
+		return ops
+	}
+	// busyApp reads the same three secrets all day, as an application
+	// without a cache does: many gets, few objects, not a dump.
+	busyApp := func(n int, p event.Principal) []event.Op {
+		var ops []event.Op
+		for i := range n {
+			ops = append(ops, kv(time.Duration(i)*time.Minute, vault, "SecretGet", p, office,
+				dt.Secret(vault, "s"+strconv.Itoa(i%3), "v"+strconv.Itoa(i%7))))
 		}
 		return ops
 	}
@@ -116,6 +131,7 @@ func TestListGet(t *testing.T) {
 			[]want{{26, "", []string{vault.ResourceID(), app.ObjectID}}},
 			map[string]string{"trigger": "daily", "window": "24h", "threshold": "25", "count": "26", "caller": "app " + app.AppID}},
 		{"daily: 25 is not more than 25", cfg, daily(25, app), nil, nil},
+		{"daily: 600 gets of 3 secrets are an application, not a dump", cfg, busyApp(600, app), nil, nil},
 		{"daily: 26 over more than a day", cfg, concat(daily(25, app), []event.Op{kv(25*time.Hour, vault, "SecretGet", app, office)}), nil, nil},
 		{"normal use: an app listing and reading 3 keys every hour", cfg, func() []event.Op {
 			var ops []event.Op

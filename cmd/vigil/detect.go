@@ -1,0 +1,229 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"time"
+
+	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/config"
+	"github.com/vigil-security/vigil/enrich"
+	"github.com/vigil-security/vigil/pipeline"
+	"github.com/vigil-security/vigil/source/azurelog"
+	"github.com/vigil-security/vigil/store"
+)
+
+// detectFlags are the flags of vigil detect.
+type detectFlags struct {
+	format     string
+	lang       string
+	configPath string
+	db         string
+	workers    int
+	progress   time.Duration
+	geoip      listFlag
+	tor        listFlag
+	blocklist  listFlag
+}
+
+func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var f detectFlags
+	fs := flag.NewFlagSet("detect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.format, "format", "json", "output: json (one alert a line, Graph partnerSecurityAlert shape) or table")
+	fs.StringVar(&f.lang, "lang", "", "language of alert texts: en, ja or nl (default: the config's, else en)")
+	fs.StringVar(&f.configPath, "config", "", "YAML configuration file (thresholds, intel files, engine)")
+	fs.StringVar(&f.db, "db", "", "also store the alerts in this SQLite file")
+	fs.IntVar(&f.workers, "workers", -1, "detection shards (default: the config's, else one per CPU)")
+	fs.DurationVar(&f.progress, "progress", 2*time.Second, "interval of the progress line on stderr (0 turns it off)")
+	fs.Var(&f.geoip, "geoip", "MaxMind-format mmdb file (city or ASN); repeatable")
+	fs.Var(&f.tor, "tor", "Tor exit-node list, one address a line; repeatable")
+	fs.Var(&f.blocklist, "blocklist", "[CATEGORY=]FILE: addresses or CIDRs (plain or ipsum format) of a category (malicious, c2, proxy, tor, mining-pool; default malicious); repeatable")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: vigil detect [flags] FILE...\n\nReads Azure Activity Log and Key Vault audit logs (records envelope, JSON lines,\nJSON array or object, REST shape; gzip or not; - for standard input), runs every\ndetection and prints the alerts. Exit status 0 when it ran, found alerts or not.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError{errors.New("no input files (give FILE... or - for standard input)")}
+	}
+	if f.format != "json" && f.format != "table" {
+		return usageError{fmt.Errorf("--format must be json or table, got %q", f.format)}
+	}
+	cfg := config.Default()
+	if f.configPath != "" {
+		var err error
+		if cfg, err = config.Load(f.configPath); err != nil {
+			return err
+		}
+	}
+	if f.lang != "" {
+		cfg.Alerts.Language = f.lang
+	}
+	if f.workers >= 0 {
+		cfg.Engine.Workers = f.workers
+	}
+	cfg.Intel.GeoIP = append(cfg.Intel.GeoIP, f.geoip...)
+	cfg.Intel.Tor = append(cfg.Intel.Tor, f.tor...)
+	for _, arg := range f.blocklist {
+		b, err := enrich.ParseBlocklist(arg)
+		if err != nil {
+			return usageError{fmt.Errorf("--blocklist: %w", err)}
+		}
+		cfg.Intel.Blocklists = append(cfg.Intel.Blocklists, config.Blocklist{Path: b.Path, Category: b.Category, Source: b.Name})
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	for _, name := range fs.Args() {
+		if name == "-" {
+			continue
+		}
+		if _, err := os.Stat(name); err != nil {
+			return err
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	out := &alertWriter{format: f.format, lang: cfg.Alerts.Language, w: stdout}
+	if f.db != "" {
+		st, err := store.OpenSQLite(ctx, f.db)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		out.store = st
+	}
+	p, closeAll, err := pipeline.FromConfig(cfg, out, func(e *azurelog.RecordError) {
+		fmt.Fprintf(stderr, "vigil detect: skipped record: %v\n", e)
+	})
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+
+	started := time.Now()
+	stopProgress := startProgress(stderr, f.progress, &p.Counters, started)
+	for _, name := range fs.Args() {
+		if err := readInput(ctx, p, name, stdin); err != nil {
+			stopProgress()
+			return err
+		}
+	}
+	err = p.Finish()
+	stopProgress()
+	if err != nil {
+		return err
+	}
+	if err := out.flush(ctx); err != nil {
+		return err
+	}
+	d := time.Since(started)
+	fmt.Fprintf(stderr, "vigil detect: %d records read, %d skipped, %d alerts (%d repeats merged) in %s (%.0f records/s)\n",
+		p.Counters.Records.Load(), p.Counters.Skipped.Load(), p.Counters.Alerts.Load(), p.Counters.Updates.Load(),
+		d.Round(time.Millisecond), float64(p.Counters.Records.Load())/d.Seconds())
+	return nil
+}
+
+// readInput opens one named input ("-" is stdin) and runs it through p.
+func readInput(ctx context.Context, p *pipeline.Pipeline, name string, stdin io.Reader) error {
+	if name == "-" {
+		return p.ReadAzure(ctx, stdin, "-")
+	}
+	file, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	err = p.ReadAzure(ctx, file, name)
+	if errors.Is(err, gzip.ErrHeader) {
+		return fmt.Errorf("%s: not a gzip file: %w", name, err)
+	}
+	return err
+}
+
+// startProgress prints a progress line every interval until the returned
+// function is called; nothing is printed for inputs that finish quickly.
+func startProgress(w io.Writer, every time.Duration, c *pipeline.Counters, started time.Time) (stop func()) {
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				n := c.Records.Load()
+				fmt.Fprintf(w, "vigil detect: %d records (%.0f/s), %d skipped, %d alerts so far\n",
+					n, float64(n)/time.Since(started).Seconds(), c.Skipped.Load(), c.Alerts.Load())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// alertWriter prints closed alerts: JSON lines at once, or a table at the end;
+// with a store, it also saves them in batches.
+type alertWriter struct {
+	format  string
+	lang    string
+	w       io.Writer
+	enc     *json.Encoder
+	table   []alert.GraphAlert
+	store   store.Store
+	pending []*alert.Alert
+}
+
+// Closed implements pipeline.Sink.
+func (a *alertWriter) Closed(al *alert.Alert) error {
+	g := alert.Render(al, a.lang)
+	if a.store != nil {
+		a.pending = append(a.pending, al)
+		if len(a.pending) >= 1000 {
+			if err := a.store.SaveAlerts(context.Background(), a.pending); err != nil {
+				return err
+			}
+			a.pending = a.pending[:0]
+		}
+	}
+	if a.format == "table" {
+		a.table = append(a.table, g)
+		return nil
+	}
+	if a.enc == nil {
+		a.enc = json.NewEncoder(a.w)
+		a.enc.SetEscapeHTML(false)
+	}
+	return a.enc.Encode(g)
+}
+
+func (a *alertWriter) flush(ctx context.Context) error {
+	if a.store != nil && len(a.pending) > 0 {
+		if err := a.store.SaveAlerts(ctx, a.pending); err != nil {
+			return err
+		}
+	}
+	if a.format == "table" {
+		return alert.RenderTable(a.w, a.table)
+	}
+	return nil
+}

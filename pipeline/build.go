@@ -1,0 +1,63 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/config"
+	"github.com/vigil-security/vigil/detect"
+	"github.com/vigil-security/vigil/detect/arm"
+	"github.com/vigil-security/vigil/detect/keyvault"
+	"github.com/vigil-security/vigil/enrich"
+	"github.com/vigil-security/vigil/source/azurelog"
+)
+
+// Detectors returns every detector the configuration enables.
+func Detectors(cfg config.Config) []detect.Detector {
+	var ds []detect.Detector
+	ds = append(ds, keyvault.Detectors(cfg.KeyVault)...)
+	ds = append(ds, arm.Detectors(cfg.ARM)...)
+	return ds
+}
+
+// OpenEnricher loads the geo databases and intel lists the configuration
+// names. It returns nil and no error when it names none.
+func OpenEnricher(cfg config.Intel) (*enrich.Enricher, error) {
+	if len(cfg.GeoIP) == 0 && len(cfg.Tor) == 0 && len(cfg.Blocklists) == 0 {
+		return nil, nil
+	}
+	opts := enrich.Options{GeoIP: cfg.GeoIP, Tor: cfg.Tor, MinScore: cfg.MinScore}
+	for _, b := range cfg.Blocklists {
+		opts.Blocklists = append(opts.Blocklists, enrich.Blocklist{Path: b.Path, Category: b.Category, Name: b.Source})
+	}
+	e, err := enrich.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("enrichment: %w", err)
+	}
+	return e, nil
+}
+
+// FromConfig builds a pipeline (enricher, engine with every detector, alert
+// manager) from a configuration. The returned function releases it.
+func FromConfig(cfg config.Config, sink Sink, onRecordError func(*azurelog.RecordError)) (*Pipeline, func(), error) {
+	enricher, err := OpenEnricher(cfg.Intel)
+	if err != nil {
+		return nil, nil, err
+	}
+	engine := detect.New(Detectors(cfg), detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness})
+	manager := alert.NewManager(alert.ManagerOptions{
+		AggregationWindow: cfg.Alerts.AggregationWindow,
+		EvidenceCap:       cfg.Alerts.EvidenceCap,
+	})
+	p, err := New(Options{Enricher: enricher, Engine: engine, Manager: manager, Sink: sink, OnRecordError: onRecordError})
+	if err != nil {
+		engine.Close()
+		enricher.Close()
+		return nil, nil, err
+	}
+	release := func() {
+		engine.Close()
+		enricher.Close()
+	}
+	return p, release, nil
+}

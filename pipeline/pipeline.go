@@ -1,0 +1,198 @@
+// Package pipeline wires Vigil's stages for one process: read records, enrich
+// each once, run the detection engine in batches on event time, turn
+// candidates into deduplicated alerts, and hand alerts on when they close.
+//
+// Memory does not grow with the input: records are read into one reused
+// batch, detectors keep bounded state, and an alert leaves the pipeline (to
+// the sink) once its aggregation window has passed on event time.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/detect"
+	"github.com/vigil-security/vigil/enrich"
+	"github.com/vigil-security/vigil/event"
+	"github.com/vigil-security/vigil/source/azurelog"
+)
+
+// BatchSize is how many events go to the engine at once.
+const BatchSize = 4096
+
+// Sink receives alerts. Closed is called once per alert when its aggregation
+// window has passed (or the input ended), with its final count and evidence.
+type Sink interface {
+	Closed(a *alert.Alert) error
+}
+
+// Updater is an optional interface of a Sink that wants every change, not
+// only closed alerts: Updated is called after each candidate with the alert as
+// it now stands (a copy), created true for a new alert. `vigil serve` uses it
+// to store and notify at once; `vigil detect` only needs Closed.
+type Updater interface {
+	Updated(a *alert.Alert, created bool) error
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(a *alert.Alert) error
+
+// Closed implements Sink.
+func (f SinkFunc) Closed(a *alert.Alert) error { return f(a) }
+
+// Counters are the pipeline's running totals, safe to read from another
+// goroutine (for progress lines and metrics).
+type Counters struct {
+	Records atomic.Int64 // records decoded
+	Skipped atomic.Int64 // malformed records counted and skipped
+	Alerts  atomic.Int64 // alerts created
+	Updates atomic.Int64 // candidates merged into an existing alert
+}
+
+// Pipeline runs records through enrichment, detection and the alert manager.
+// It is used from one goroutine.
+type Pipeline struct {
+	enricher *enrich.Enricher
+	engine   *detect.Engine
+	manager  *alert.Manager
+	sink     Sink
+	onError  func(*azurelog.RecordError)
+
+	batch []event.Op
+	n     int
+	// arena holds copies of the batch's raw records, so Op.Raw stays valid
+	// while the engine processes the batch (the reader reuses its buffer).
+	arena []byte
+	// Counters are updated as the pipeline runs.
+	Counters Counters
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	Enricher *enrich.Enricher // nil: no enrichment
+	Engine   *detect.Engine
+	Manager  *alert.Manager
+	Sink     Sink
+	// OnRecordError is told about every malformed record (nil: ignore).
+	OnRecordError func(*azurelog.RecordError)
+}
+
+// New returns a pipeline. Engine, Manager and Sink are required.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Engine == nil || opts.Manager == nil || opts.Sink == nil {
+		return nil, errors.New("pipeline: engine, manager and sink are required")
+	}
+	return &Pipeline{
+		enricher: opts.Enricher,
+		engine:   opts.Engine,
+		manager:  opts.Manager,
+		sink:     opts.Sink,
+		onError:  opts.OnRecordError,
+		batch:    make([]event.Op, BatchSize),
+	}, nil
+}
+
+// ReadAzure reads every record of one Azure log input (any shape the
+// azurelog reader knows, gzip or not) through the pipeline. name is used in
+// positions and errors. Malformed records are counted and reported, not fatal.
+func (p *Pipeline) ReadAzure(ctx context.Context, r io.Reader, name string) error {
+	rd, err := azurelog.NewReader(r, name, azurelog.Options{OnError: p.recordError})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	for {
+		if p.n == len(p.batch) {
+			if err := p.flushBatch(); err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		op := &p.batch[p.n]
+		err := rd.Next(op)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if len(op.Raw) > 0 {
+			start := len(p.arena)
+			p.arena = append(p.arena, op.Raw...)
+			op.Raw = p.arena[start:len(p.arena):len(p.arena)]
+		}
+		if p.enricher != nil {
+			p.enricher.Enrich(op)
+		}
+		p.n++
+		p.Counters.Records.Add(1)
+	}
+}
+
+func (p *Pipeline) recordError(e *azurelog.RecordError) {
+	p.Counters.Skipped.Add(1)
+	if p.onError != nil {
+		p.onError(e)
+	}
+}
+
+// flushBatch runs the pending events through the engine and the manager.
+func (p *Pipeline) flushBatch() error {
+	cands := p.engine.Process(p.batch[:p.n])
+	p.n = 0
+	p.arena = p.arena[:0]
+	if err := p.take(cands); err != nil {
+		return err
+	}
+	return p.expire(p.engine.Watermark())
+}
+
+// take hands candidates to the manager.
+func (p *Pipeline) take(cands []alert.Candidate) error {
+	up, _ := p.sink.(Updater)
+	for _, c := range cands {
+		a, created, err := p.manager.Add(c)
+		if err != nil {
+			return fmt.Errorf("alert %s: %w", c.Type, err)
+		}
+		if up != nil {
+			if err := up.Updated(a, created); err != nil {
+				return fmt.Errorf("alert sink: %w", err)
+			}
+		}
+		if created {
+			p.Counters.Alerts.Add(1)
+		} else {
+			p.Counters.Updates.Add(1)
+		}
+	}
+	return nil
+}
+
+// expire passes alerts whose aggregation window ended before now to the sink.
+func (p *Pipeline) expire(now time.Time) error {
+	for _, a := range p.manager.Expire(now) {
+		if err := p.sink.Closed(a); err != nil {
+			return fmt.Errorf("alert sink: %w", err)
+		}
+	}
+	return nil
+}
+
+// Finish runs what is pending, closes every window and hands every remaining
+// alert to the sink. Call it once at the end of a finite input.
+func (p *Pipeline) Finish() error {
+	if err := p.flushBatch(); err != nil {
+		return err
+	}
+	if err := p.take(p.engine.Flush()); err != nil {
+		return err
+	}
+	return p.expire(time.Unix(1<<62, 0))
+}
