@@ -43,7 +43,7 @@ type principal struct {
 }
 
 var (
-	readOps  = []string{"SecretGet", "SecretGet", "SecretGet", "SecretGet", "KeyGet", "SecretList", "VaultGet", "CertificateGet", "KeyUnwrap", "KeySign"}
+	readOps = []string{"SecretGet", "SecretGet", "SecretGet", "SecretGet", "KeyGet", "SecretList", "VaultGet", "CertificateGet", "KeyUnwrap", "KeySign"}
 	// adminOps are what the few deployment identities do: writes and vault
 	// changes, never reads of secret values.
 	adminOps = []string{"SecretSet", "KeyCreate", "VaultPatch", "CertificateCreate", "VaultGet"}
