@@ -5,16 +5,24 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/detect/arm"
 	"github.com/vigil-security/vigil/detect/keyvault"
+	"github.com/vigil-security/vigil/tenancy"
 )
 
 // Config is the whole configuration.
@@ -26,6 +34,67 @@ type Config struct {
 	KeyVault keyvault.Config `yaml:"keyvault"`
 	// ARM configures the Resource Manager (Activity Log) detections.
 	ARM arm.Config `yaml:"arm"`
+	// Server configures `vigil serve`.
+	Server Server `yaml:"server"`
+	// Directory lists partners, their customer tenants and subscriptions.
+	Directory tenancy.Directory `yaml:"directory"`
+}
+
+// Server configures `vigil serve`: where it listens, where it keeps its
+// state, what it reads. The command-line flags --listen and --data override
+// Listen and DataDir.
+type Server struct {
+	// Listen is the address of the API, dashboard, push endpoint, /metrics
+	// and /healthz (host:port).
+	Listen string `yaml:"listen"`
+	// DataDir holds the SQLite database (vigil.db), the push spool
+	// (spool/) and the saved state (state/: engine snapshot, file offsets).
+	// A relative path is relative to the working directory.
+	DataDir string `yaml:"dataDir"`
+	// Inputs are directories to follow for Azure log files.
+	Inputs []Input `yaml:"inputs"`
+	// Metrics serves Prometheus metrics at /metrics.
+	Metrics bool `yaml:"metrics"`
+	// SnapshotInterval is how often the engine's state is saved (it is also
+	// saved at shutdown).
+	SnapshotInterval time.Duration `yaml:"snapshotInterval"`
+	// IdleAdvance: when no input has arrived for this long, the engine's
+	// event time is moved to the wall clock minus the lateness, so windows
+	// close on quiet live inputs. 0 turns it off (event time then only
+	// moves with the events).
+	IdleAdvance time.Duration `yaml:"idleAdvance"`
+	// ShutdownTimeout bounds a graceful shutdown: draining the spool stops
+	// after it (what is left stays spooled for the next start).
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	// QueueSize is how many input chunks may wait for the pipeline.
+	QueueSize int `yaml:"queueSize"`
+	// Push configures the HTTP push endpoint (POST /ingest/azure).
+	Push Push `yaml:"push"`
+}
+
+// Input is one directory to follow.
+type Input struct {
+	// Path is the directory; files are found in it and its subdirectories.
+	Path string `yaml:"path"`
+	// Pattern is matched against file names (path.Match syntax); empty
+	// means DefaultInputPattern.
+	Pattern string `yaml:"pattern"`
+	// Poll is the interval between scans; 0 means one second.
+	Poll time.Duration `yaml:"poll"`
+}
+
+// Push configures the HTTP push endpoint and its spool.
+type Push struct {
+	// MaxBodyBytes bounds one request body as sent (413 above it).
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// SpoolBytes bounds the data accepted but not yet processed (503 with
+	// Retry-After above it).
+	SpoolBytes int64 `yaml:"spoolBytes"`
+	// RequireToken makes pushes present a read-write API token
+	// (Authorization: Bearer vgl_..., made with `vigil token create`).
+	// Off by default, as the default listen address is the loopback; turn
+	// it on whenever the endpoint is reachable from elsewhere.
+	RequireToken bool `yaml:"requireToken"`
 }
 
 // Engine configures the detection engine.
@@ -76,8 +145,29 @@ func Default() Config {
 		Alerts:   Alerts{AggregationWindow: 24 * time.Hour, EvidenceCap: 50, Language: "en"},
 		KeyVault: keyvault.DefaultConfig(),
 		ARM:      arm.DefaultConfig(),
+		Server: Server{
+			Listen:           DefaultListen,
+			DataDir:          DefaultDataDir,
+			Metrics:          true,
+			SnapshotInterval: 5 * time.Minute,
+			IdleAdvance:      10 * time.Second,
+			ShutdownTimeout:  30 * time.Second,
+			QueueSize:        64,
+			Push:             Push{MaxBodyBytes: 64 << 20, SpoolBytes: 1 << 30},
+		},
 	}
 }
+
+// Server defaults.
+const (
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultDataDir is relative to the working directory, so a service
+	// manager's working or state directory (systemd StateDirectory=, a
+	// container volume) decides where the data goes.
+	DefaultDataDir = "vigil-data"
+	// DefaultInputPattern is the file pattern of an input without one.
+	DefaultInputPattern = "*.json"
+)
 
 // Load reads a YAML file over the defaults: keys the file does not set keep
 // their default values. Unknown keys are errors.
@@ -94,11 +184,81 @@ func Load(path string) (Config, error) {
 }
 
 // Parse decodes YAML into cfg (which holds the defaults) and validates it.
+// An empty document (or one of comments only) leaves cfg as it is.
 func Parse(data []byte, cfg *Config) error {
-	if err := yaml.UnmarshalWithOptions(data, cfg, yaml.Strict()); err != nil {
+	next := *cfg
+	err := yaml.NewDecoder(bytes.NewReader(data), yaml.Strict(), yaml.CustomUnmarshaler(parseDuration)).Decode(&next)
+	if errors.Is(err, io.EOF) {
+		return cfg.Validate() // no document
+	}
+	if err != nil {
+		if de, ok := errors.AsType[*durationError](err); ok {
+			return de.locate(data)
+		}
 		return errors.New(yaml.FormatError(err, false, true))
 	}
+	*cfg = next
 	return cfg.Validate()
+}
+
+// durationError is a value that is not a duration.
+type durationError struct{ text string }
+
+func (e *durationError) Error() string {
+	return fmt.Sprintf("invalid duration %q (use a number with a unit: 30s, 5m, 24h)", e.text)
+}
+
+// parseDuration decodes a duration written as Go does ("90s", "1h30m").
+func parseDuration(d *time.Duration, b []byte) error {
+	text := strings.TrimSpace(string(b))
+	if len(text) >= 2 && (text[0] == '"' || text[0] == '\'') && text[len(text)-1] == text[0] {
+		text = text[1 : len(text)-1]
+	}
+	v, err := time.ParseDuration(text)
+	if err != nil {
+		return &durationError{text: text}
+	}
+	*d = v
+	return nil
+}
+
+// locate finds the value in the document, to name its key, line and column
+// (the decoder does not for values it does not convert itself).
+func (e *durationError) locate(data []byte) error {
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return e
+	}
+	var found error
+	for _, doc := range file.Docs {
+		ast.Walk(visitFunc(func(n ast.Node) bool {
+			if found != nil {
+				return false
+			}
+			if mv, ok := n.(*ast.MappingValueNode); ok && mv.Value != nil {
+				if tk := mv.Value.GetToken(); tk != nil && tk.Value == e.text {
+					found = fmt.Errorf("[%d:%d] %s: %w", tk.Position.Line, tk.Position.Column, mv.Key.String(), e)
+					return false
+				}
+			}
+			return true
+		}), doc)
+	}
+	if found == nil {
+		return e
+	}
+	return found
+}
+
+// visitFunc adapts a function to ast.Visitor: it returns whether to go on
+// into the node's children.
+type visitFunc func(ast.Node) bool
+
+func (f visitFunc) Visit(n ast.Node) ast.Visitor {
+	if f(n) {
+		return f
+	}
+	return nil
 }
 
 // Validate checks values the types alone cannot.
@@ -131,6 +291,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("intel.blocklists[%d].category must be malicious, c2, proxy, tor or mining-pool, got %q", i, b.Category))
 		}
 	}
+	errs = append(errs, c.Server.validate()...)
+	if err := c.Directory.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if v, ok := any(&c.KeyVault).(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("keyvault: %w", err))
@@ -142,4 +306,45 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validate checks the server section.
+func (s *Server) validate() []error {
+	var errs []error
+	if _, port, err := net.SplitHostPort(s.Listen); err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("server.listen must be host:port (e.g. %s or :8080), got %q", DefaultListen, s.Listen))
+	}
+	if s.DataDir == "" {
+		errs = append(errs, errors.New("server.dataDir is empty"))
+	}
+	for i, in := range s.Inputs {
+		if in.Path == "" {
+			errs = append(errs, fmt.Errorf("server.inputs[%d].path is empty", i))
+		}
+		if _, err := filepath.Match(in.Pattern, ""); err != nil {
+			errs = append(errs, fmt.Errorf("server.inputs[%d].pattern %q: %w", i, in.Pattern, err))
+		}
+		if in.Poll < 0 {
+			errs = append(errs, fmt.Errorf("server.inputs[%d].poll must be >= 0, got %s", i, in.Poll))
+		}
+	}
+	if s.SnapshotInterval <= 0 {
+		errs = append(errs, fmt.Errorf("server.snapshotInterval must be > 0, got %s", s.SnapshotInterval))
+	}
+	if s.IdleAdvance < 0 {
+		errs = append(errs, fmt.Errorf("server.idleAdvance must be >= 0, got %s", s.IdleAdvance))
+	}
+	if s.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("server.shutdownTimeout must be > 0, got %s", s.ShutdownTimeout))
+	}
+	if s.QueueSize < 1 {
+		errs = append(errs, fmt.Errorf("server.queueSize must be >= 1, got %d", s.QueueSize))
+	}
+	if s.Push.MaxBodyBytes < 1 {
+		errs = append(errs, fmt.Errorf("server.push.maxBodyBytes must be >= 1, got %d", s.Push.MaxBodyBytes))
+	}
+	if s.Push.SpoolBytes < s.Push.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("server.push.spoolBytes (%d) must be at least server.push.maxBodyBytes (%d)", s.Push.SpoolBytes, s.Push.MaxBodyBytes))
+	}
+	return errs
 }

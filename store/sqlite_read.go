@@ -53,34 +53,22 @@ func (s *SQLite) ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, e
 	if err := checkPage(&q); err != nil {
 		return nil, fmt.Errorf("store: list alerts: %w", err)
 	}
-	where, args, err := buildWhere(&q, sqliteTime)
+	query, args, byID, err := sqliteListSQL(&q)
 	if err != nil {
 		return nil, fmt.Errorf("store: list alerts: %w", err)
-	}
-	order, err := buildOrder(&q)
-	if err != nil {
-		return nil, fmt.Errorf("store: list alerts: %w", err)
-	}
-	var b strings.Builder
-	b.WriteString(`SELECT ` + alertColumns + ` FROM alerts`)
-	if where != "" {
-		b.WriteString(" WHERE ")
-		b.WriteString(where)
-	}
-	b.WriteString(" ORDER BY ")
-	b.WriteString(order)
-	if q.Limit > 0 || q.Offset > 0 {
-		limit := int64(-1) // SQLite: no limit
-		if q.Limit > 0 {
-			limit = int64(q.Limit)
-		}
-		b.WriteString(" LIMIT ? OFFSET ?")
-		args = append(args, limit, int64(q.Offset))
 	}
 
 	var out []*alert.Alert
 	err = s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, b.String(), args...)
+		if byID > 0 {
+			var err error
+			out, err = pageByID(ctx, tx, query, args, byID)
+			if err != nil {
+				return err
+			}
+			return attachSQLite(ctx, tx, out)
+		}
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("query: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
@@ -131,31 +132,10 @@ func (s *SQLite) UpdateStatus(ctx context.Context, id string, to alert.Status, r
 	by, at = clean(by), dbTime(at)
 	var out *alert.Alert
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var from string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM alerts WHERE id = ?`, id).Scan(&from)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
+		if _, _, err := s.updateStatusTx(ctx, tx, id, to, reason, by, at, nil); err != nil {
 			return err
 		}
-		if err := CheckTransition(alert.Status(from), to, reason); err != nil {
-			return err
-		}
-		resolvedBy, resolvedOn := "", time.Time{}
-		if to == alert.StatusResolved {
-			resolvedBy, resolvedOn = by, at
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE alerts SET status = ?, resolved_reason = ?, resolved_by = ?,
-			resolved_on = ?, updated_at = ? WHERE id = ?`,
-			string(to), string(reason), resolvedBy, sqliteTime(resolvedOn), sqliteTime(at), id)
-		if err != nil {
-			return fmt.Errorf("update: %w", err)
-		}
-		_, err = tx.StmtContext(ctx, s.insertLog).ExecContext(ctx, id, from, string(to), by, sqliteTime(at))
-		if err != nil {
-			return fmt.Errorf("activity log: %w", err)
-		}
+		var err error
 		out, err = getSQLite(ctx, tx, id)
 		return err
 	})
@@ -163,6 +143,43 @@ func (s *SQLite) UpdateStatus(ctx context.Context, id string, to alert.Status, r
 		return nil, fmt.Errorf("store: update status of %s: %w", id, err)
 	}
 	return out, nil
+}
+
+// updateStatusTx moves the alert to status to inside tx and appends its
+// activity log; by and at are already cleaned. With tenants not nil, an
+// alert of another tenant is ErrNotFound. It returns the status the alert
+// had and its tenant.
+func (s *SQLite) updateStatusTx(ctx context.Context, tx *sql.Tx, id string, to alert.Status, reason alert.ResolvedReason,
+	by string, at time.Time, tenants []string) (alert.Status, string, error) {
+	var from, tenant string
+	err := tx.QueryRowContext(ctx, `SELECT status, tenant_id FROM alerts WHERE id = ?`, id).Scan(&from, &tenant)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", ErrNotFound
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if tenants != nil && !slices.Contains(tenants, tenant) {
+		return "", "", ErrNotFound
+	}
+	if err := CheckTransition(alert.Status(from), to, reason); err != nil {
+		return "", "", err
+	}
+	resolvedBy, resolvedOn := "", time.Time{}
+	if to == alert.StatusResolved {
+		resolvedBy, resolvedOn = by, at
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE alerts SET status = ?, resolved_reason = ?, resolved_by = ?,
+		resolved_on = ?, updated_at = ? WHERE id = ?`,
+		string(to), string(reason), resolvedBy, sqliteTime(resolvedOn), sqliteTime(at), id)
+	if err != nil {
+		return "", "", fmt.Errorf("update: %w", err)
+	}
+	_, err = tx.StmtContext(ctx, s.insertLog).ExecContext(ctx, id, from, string(to), by, sqliteTime(at))
+	if err != nil {
+		return "", "", fmt.Errorf("activity log: %w", err)
+	}
+	return alert.Status(from), tenant, nil
 }
 
 // write runs f in a write transaction on the writer connection.

@@ -50,6 +50,15 @@
 // ListQuery.Where is a trusted SQL fragment over the columns of [Columns],
 // with '?' placeholders bound to ListQuery.Args. See [ListQuery] for the
 // rules.
+//
+// # Tokens, rules and the activity log
+//
+// [Security] adds what the API needs: API tokens (only their SHA-256 is
+// kept), suppression rules ([silence.Rule]) and the system activity log
+// ([Activity]: detections, status changes, rule changes, token use). Every
+// change through it is written together with its activity record in one
+// transaction, so no change goes unrecorded. The SQLite file of a data
+// directory is named [DefaultFile].
 package store
 
 import (

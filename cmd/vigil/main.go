@@ -1,6 +1,8 @@
 // Command vigil is Vigil's single binary: threat detection for Azure estates.
 //
+//	vigil serve [flags]            the service: REST API, push endpoint, file inputs, detection
 //	vigil detect [flags] FILE...   offline detection over log files, alerts out
+//	vigil token create|list|revoke API tokens scoped to a partner or a customer tenant
 //	vigil simulate [flags]         realistic telemetry for demos and benchmarks
 //	vigil version                  build information
 //
@@ -26,6 +28,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run the service: API, dashboard, push endpoint, file inputs, detection", runServe},
+		{"token", "create, list and revoke API tokens", runToken},
 		{"detect", "read Azure log files, print alerts (JSON lines or a table)", runDetect},
 		{"simulate", "write realistic Key Vault telemetry", runSimulate},
 		{"version", "print the version", runVersion},

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/vigil-security/vigil/config"
+	"github.com/vigil-security/vigil/enrich"
+	"github.com/vigil-security/vigil/server"
+)
+
+// serveFlags are the flags of vigil serve.
+type serveFlags struct {
+	configPath string
+	listen     string
+	data       string
+	workers    int
+	logLevel   string
+	logFormat  string
+	geoip      listFlag
+	tor        listFlag
+	blocklist  listFlag
+}
+
+func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.configPath, "config", "", "YAML configuration file (server, inputs, thresholds, intel, directory)")
+	fs.StringVar(&f.listen, "listen", "", "address of the API, dashboard, push endpoint, /metrics and /healthz (default: the config's, else "+config.DefaultListen+")")
+	fs.StringVar(&f.data, "data", "", "data directory: SQLite file, push spool, saved state (default: the config's, else ./"+config.DefaultDataDir+")")
+	fs.IntVar(&f.workers, "workers", -1, "detection shards (default: the config's, else one per CPU)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.Var(&f.geoip, "geoip", "MaxMind-format mmdb file (city or ASN); repeatable")
+	fs.Var(&f.tor, "tor", "Tor exit-node list, one address a line; repeatable")
+	fs.Var(&f.blocklist, "blocklist", "[CATEGORY=]FILE: addresses or CIDRs of a category (malicious, c2, proxy, tor, mining-pool); repeatable")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `usage: vigil serve [flags]
+
+Runs Vigil as a service, with no configuration needed: the REST API and the
+dashboard, POST /ingest/azure for Azure logs (records envelope or JSON lines,
+gzip or not; 202 once stored durably), the directories listed under
+server.inputs, detection, the SQLite store, /metrics and /healthz, all on one
+port. SIGTERM or SIGINT shuts down gracefully: requests in flight finish, the
+inputs stop, queued input is processed, the detectors' state is saved.
+
+Flags:`)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q (inputs go in the config file, under server.inputs)", fs.Args())}
+	}
+	cfg := config.Default()
+	if f.configPath != "" {
+		var err error
+		if cfg, err = config.Load(f.configPath); err != nil {
+			return err
+		}
+	}
+	if f.listen != "" {
+		cfg.Server.Listen = f.listen
+	}
+	if f.data != "" {
+		cfg.Server.DataDir = f.data
+	}
+	if f.workers >= 0 {
+		cfg.Engine.Workers = f.workers
+	}
+	cfg.Intel.GeoIP = append(cfg.Intel.GeoIP, f.geoip...)
+	cfg.Intel.Tor = append(cfg.Intel.Tor, f.tor...)
+	for _, arg := range f.blocklist {
+		b, err := enrich.ParseBlocklist(arg)
+		if err != nil {
+			return usageError{fmt.Errorf("--blocklist: %w", err)}
+		}
+		cfg.Intel.Blocklists = append(cfg.Intel.Blocklists, config.Blocklist{Path: b.Path, Category: b.Category, Source: b.Name})
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	logger, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		return usageError{err}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s, err := server.New(ctx, server.Options{Config: cfg, Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	data, _ := filepath.Abs(cfg.Server.DataDir)
+	fmt.Fprintf(stderr, "vigil serve: listening on http://%s (data in %s)\n", ln.Addr(), data)
+	if err := s.Serve(ctx, ln); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, "vigil serve: stopped")
+	return nil
+}
+
+// newLogger returns a slog logger on w.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level must be debug, info, warn or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, got %q", format)
+}

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	cfg := Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("default configuration: %v", err)
+	}
+	if cfg.Server.Listen != "127.0.0.1:8080" || cfg.Server.DataDir != "vigil-data" || !cfg.Server.Metrics {
+		t.Errorf("server defaults %+v", cfg.Server)
+	}
+	// An empty file gives the defaults.
+	for _, doc := range []string{"", "# only a comment\n", "---\n"} {
+		got := Default()
+		if err := Parse([]byte(doc), &got); err != nil {
+			t.Fatalf("%q: %v", doc, err)
+		}
+		if got.Server.SnapshotInterval != cfg.Server.SnapshotInterval || got.Alerts != cfg.Alerts {
+			t.Errorf("%q changed the defaults", doc)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("server:\n  listen: :8080\n  inputs: [{path: /x}]\n")
+	f.Add("engine: {lateness: 5m}\n")
+	f.Add("engine: {lateness: '5m'}\n")
+	f.Add("directory: {partners: [{id: a, customers: [b]}]}\n")
+	f.Add("server: {push: {maxBodyBytes: -1}}")
+	f.Fuzz(func(t *testing.T, doc string) {
+		cfg := Default()
+		if err := Parse([]byte(doc), &cfg); err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("Parse accepted a configuration Validate rejects: %v", err)
+		}
+	})
+}
+
+func TestParseServerSection(t *testing.T) {
+	const doc = `
+server:
+  listen: 0.0.0.0:9090
+  dataDir: /var/lib/vigil
+  inputs:
+    - path: /mnt/insights-logs-auditevent
+      pattern: "PT1H.json"
+      poll: 5s
+    - path: /srv/drop
+  metrics: false
+  snapshotInterval: 1m
+  idleAdvance: 0s
+  push:
+    maxBodyBytes: 1048576
+    spoolBytes: 10485760
+directory:
+  partners:
+    - id: 4b1b6a9e-1f6f-4b0a-9d55-2b2f0c1a7e01
+      name: Contoso CSP
+      customers: [1889e718-414b-4bad-8bbe-c1135bd39a41]
+`
+	cfg := Default()
+	if err := Parse([]byte(doc), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Server
+	if s.Listen != "0.0.0.0:9090" || s.DataDir != "/var/lib/vigil" || s.Metrics || s.SnapshotInterval != time.Minute || s.IdleAdvance != 0 {
+		t.Errorf("server %+v", s)
+	}
+	if len(s.Inputs) != 2 || s.Inputs[0].Pattern != "PT1H.json" || s.Inputs[0].Poll != 5*time.Second || s.Inputs[1].Path != "/srv/drop" {
+		t.Errorf("inputs %+v", s.Inputs)
+	}
+	if s.Push.MaxBodyBytes != 1<<20 || s.Push.SpoolBytes != 10<<20 {
+		t.Errorf("push %+v", s.Push)
+	}
+	if s.ShutdownTimeout != 30*time.Second {
+		t.Errorf("a key the file does not set lost its default: %s", s.ShutdownTimeout)
+	}
+	if len(cfg.Directory.Partners) != 1 || cfg.Directory.Partners[0].Customers[0] != "1889e718-414b-4bad-8bbe-c1135bd39a41" {
+		t.Errorf("directory %+v", cfg.Directory)
+	}
+}
+
+func TestUnknownKeyNamesLineAndColumn(t *testing.T) {
+	const doc = "server:\n  listen: 127.0.0.1:1\n  dataDri: /tmp/x\n"
+	cfg := Default()
+	err := Parse([]byte(doc), &cfg)
+	if err == nil {
+		t.Fatal("an unknown key was accepted")
+	}
+	if !strings.Contains(err.Error(), "[3:3]") || !strings.Contains(err.Error(), "dataDri") {
+		t.Errorf("error %q does not name line 3, column 3 and the key", err)
+	}
+}
+
+func TestBadValuesRejected(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"listen without port", "server: {listen: localhost}", "server.listen must be host:port"},
+		{"empty data dir", "server: {dataDir: ''}", "server.dataDir is empty"},
+		{"input without path", "server: {inputs: [{pattern: '*.json'}]}", "server.inputs[0].path is empty"},
+		{"bad pattern", "server: {inputs: [{path: /x, pattern: '[a'}]}", "server.inputs[0].pattern"},
+		{"negative poll", "server: {inputs: [{path: /x, poll: -1s}]}", "server.inputs[0].poll must be >= 0"},
+		{"zero snapshot interval", "server: {snapshotInterval: 0s}", "server.snapshotInterval must be > 0"},
+		{"negative idle advance", "server: {idleAdvance: -1s}", "server.idleAdvance must be >= 0"},
+		{"zero shutdown timeout", "server: {shutdownTimeout: 0s}", "server.shutdownTimeout must be > 0"},
+		{"zero queue", "server: {queueSize: 0}", "server.queueSize must be >= 1"},
+		{"zero body limit", "server: {push: {maxBodyBytes: 0}}", "server.push.maxBodyBytes must be >= 1"},
+		{"spool below body", "server: {push: {maxBodyBytes: 100, spoolBytes: 10}}", "server.push.spoolBytes (10) must be at least"},
+		{"wrong type", "server: {queueSize: many}", "queueSize"},
+		{"bad duration", "server:\n  snapshotInterval: soon\n", "[2:21] snapshotInterval: invalid duration \"soon\""},
+		{"duration without unit", "engine: {lateness: 5}", "lateness: invalid duration \"5\""},
+		{"duplicate partner", "directory: {partners: [{id: a}, {id: A}]}", "directory.partners[1].id: partner A is already listed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			err := Parse([]byte(tc.doc), &cfg)
+			if err == nil {
+				t.Fatalf("accepted %q", tc.doc)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.yaml")
+	if err := os.WriteFile(path, []byte("server:\n  queueSize: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Load error %v does not name the file", err)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Fatal("a missing file is accepted")
+	}
+}

@@ -1,0 +1,191 @@
+package httppush
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+)
+
+func gzipped(t testing.TB, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// sample reads a real record from testdata (see testdata/PROVENANCE.md).
+func sample(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestHandler(t *testing.T) {
+	envelope := sample(t, "activity-log-schema.md.eventhub-storage-records-sample.json")
+	kv := sample(t, "keyvault-logging.md.auditevent-sample.json")
+	lines := bytes.Join([][]byte{compact(t, kv), compact(t, kv)}, []byte("\n"))
+	tests := []struct {
+		name     string
+		body     []byte
+		encoding string
+		chunked  bool // no Content-Length
+		want     int
+		stored   bool
+		errHas   string
+	}{
+		{name: "records envelope", body: envelope, want: 202, stored: true},
+		{name: "JSON lines", body: lines, want: 202, stored: true},
+		{name: "gzip with header", body: gzipped(t, string(envelope)), encoding: "gzip", want: 202, stored: true},
+		{name: "gzip by magic only", body: gzipped(t, string(lines)), want: 202, stored: true},
+		{name: "byte order mark", body: append([]byte("\xef\xbb\xbf"), lines...), want: 202, stored: true},
+		{name: "chunked", body: lines, chunked: true, want: 202, stored: true},
+		{name: "empty", body: nil, want: 400, errHas: "empty body"},
+		{name: "blank", body: []byte(" \n\t"), want: 400, errHas: "empty body"},
+		{name: "not JSON", body: []byte("time=2026 op=SecretGet"), want: 400, errHas: "neither JSON"},
+		{name: "gzip declared, plain body", body: lines, encoding: "gzip", want: 400, errHas: "no gzip header"},
+		{name: "unsupported encoding", body: lines, encoding: "br", want: 415, errHas: "Content-Encoding"},
+		{name: "too large", body: bytes.Repeat([]byte(" "), 5000), want: 413, errHas: "body over 4096 bytes"},
+		{name: "too large, chunked", body: bytes.Repeat([]byte(" "), 5000), chunked: true, want: 413, errHas: "body over"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := openSpool(t, t.TempDir(), SpoolOptions{})
+			var results []int
+			h := NewHandler(sp, HandlerOptions{MaxBodyBytes: 4096, OnResult: func(code, n int) { results = append(results, code) }})
+			var body io.Reader = bytes.NewReader(tc.body)
+			if tc.chunked {
+				body = io.MultiReader(body) // hides the length
+			}
+			req := httptest.NewRequest("POST", "/ingest/azure", body)
+			if tc.chunked {
+				req.ContentLength = -1
+			}
+			if tc.encoding != "" {
+				req.Header.Set("Content-Encoding", tc.encoding)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.want, rec.Body)
+			}
+			if len(results) != 1 || results[0] != tc.want {
+				t.Errorf("OnResult saw %v", results)
+			}
+			var resp map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+				t.Fatalf("response is not JSON: %v: %s", err, rec.Body)
+			}
+			if tc.errHas != "" && !strings.Contains(resp["error"].(string), tc.errHas) {
+				t.Errorf("error %q lacks %q", resp["error"], tc.errHas)
+			}
+			sp.CloseWriter()
+			recs := drain(t, sp)
+			if !tc.stored {
+				if len(recs) != 0 {
+					t.Fatalf("a refused body was stored")
+				}
+				return
+			}
+			if len(recs) != 1 || !bytes.Equal(recs[0].Body, tc.body) {
+				t.Fatalf("stored %d records; want the body exactly", len(recs))
+			}
+			if resp["status"] != "accepted" || int(resp["bytes"].(float64)) != len(tc.body) {
+				t.Errorf("response %v", resp)
+			}
+		})
+	}
+}
+
+func compact(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func TestHandlerSpoolFull(t *testing.T) {
+	sp := openSpool(t, t.TempDir(), SpoolOptions{MaxBytes: 100})
+	h := NewHandler(sp, HandlerOptions{})
+	body := `{"a":"` + strings.Repeat("x", 60) + `"}`
+	do := func() *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/ingest/azure", strings.NewReader(body)))
+		return rec
+	}
+	if rec := do(); rec.Code != 202 {
+		t.Fatalf("first push: %d", rec.Code)
+	}
+	rec := do()
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
+		t.Fatalf("push over the spool limit: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	r, err := sp.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.MarkConsumed(r.Next)
+	if rec := do(); rec.Code != 202 {
+		t.Fatalf("push after the spool drained: %d", rec.Code)
+	}
+	if r, err = sp.Next(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sp.MarkConsumed(r.Next)
+	sp.CloseWriter()
+	if rec := do(); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "shutting down") {
+		t.Fatalf("push after CloseWriter: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func FuzzCheckBody(f *testing.F) {
+	f.Add([]byte(`{"records":[]}`), false)
+	f.Add([]byte("\x1f\x8b\x08"), true)
+	f.Add([]byte("  [1]"), false)
+	f.Add([]byte("\xef\xbb\xbf{"), false)
+	f.Fuzz(func(t *testing.T, b []byte, gz bool) {
+		err := checkBody(b, gz)
+		isGzip := len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
+		if err == nil && !isGzip {
+			trimmed := strings.TrimLeft(strings.TrimPrefix(string(b), "\xef\xbb\xbf"), " \t\r\n")
+			if gz || trimmed == "" || (trimmed[0] != '{' && trimmed[0] != '[') {
+				t.Fatalf("accepted %q (gzip %v)", b, gz)
+			}
+		}
+	})
+}
+
+func BenchmarkHandler(b *testing.B) {
+	kv := compact(b, sample(b, "keyvault-logging.md.auditevent-sample.json"))
+	body := bytes.Repeat(append(kv, '\n'), 1000)
+	sp := openSpool(b, b.TempDir(), SpoolOptions{MaxBytes: 1 << 40, SegmentBytes: 256 << 20})
+	h := NewHandler(sp, HandlerOptions{})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("POST", "/ingest/azure", bytes.NewReader(body)))
+			if rec.Code != 202 {
+				b.Errorf("status %d", rec.Code)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "records/s")
+}
