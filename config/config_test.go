@@ -151,3 +151,15 @@ func TestLoadNamesTheFile(t *testing.T) {
 		t.Fatal("a missing file is accepted")
 	}
 }
+
+// TestExampleConfigLoads keeps examples/vigil.yaml, which the README shows,
+// valid.
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := Load("../examples/vigil.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Directory.Partners) != 1 || len(cfg.Directory.Customers[0].Subscriptions) != 1 || len(cfg.Intel.Blocklists) != 1 {
+		t.Fatalf("example config read as %+v", cfg.Directory)
+	}
+}
