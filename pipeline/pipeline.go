@@ -185,6 +185,14 @@ func (p *Pipeline) expire(now time.Time) error {
 	return nil
 }
 
+// Flush runs the pending, partly filled batch through the engine and the
+// manager without closing any window early: what is open stays open. Call it
+// before a snapshot, or when a live input goes quiet.
+func (p *Pipeline) Flush() error { return p.flushBatch() }
+
+// Engine returns the detection engine, for snapshots and restores.
+func (p *Pipeline) Engine() *detect.Engine { return p.engine }
+
 // Finish runs what is pending, closes every window and hands every remaining
 // alert to the sink. Call it once at the end of a finite input.
 func (p *Pipeline) Finish() error {

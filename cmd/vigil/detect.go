@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -29,6 +30,7 @@ type detectFlags struct {
 	db         string
 	workers    int
 	progress   time.Duration
+	state      string
 	geoip      listFlag
 	tor        listFlag
 	blocklist  listFlag
@@ -43,6 +45,7 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.configPath, "config", "", "YAML configuration file (thresholds, intel files, engine)")
 	fs.StringVar(&f.db, "db", "", "also store the alerts in this SQLite file")
 	fs.IntVar(&f.workers, "workers", -1, "detection shards (default: the config's, else one per CPU)")
+	fs.StringVar(&f.state, "state", "", "directory of detector state (baselines, open windows): restored before, saved after the run, so runs over consecutive files learn as one")
 	fs.DurationVar(&f.progress, "progress", 2*time.Second, "interval of the progress line on stderr (0 turns it off)")
 	fs.Var(&f.geoip, "geoip", "MaxMind-format mmdb file (city or ASN); repeatable")
 	fs.Var(&f.tor, "tor", "Tor exit-node list, one address a line; repeatable")
@@ -114,10 +117,34 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	defer closeAll()
 
+	snapshot := ""
+	if f.state != "" {
+		snapshot = filepath.Join(f.state, "engine.snapshot")
+		st, err := p.Engine().RestoreFile(snapshot)
+		if err != nil {
+			return err
+		}
+		if st.Keys > 0 {
+			fmt.Fprintf(stderr, "vigil detect: restored state of %d keys from %s\n", st.Keys, snapshot)
+		}
+	}
+
 	started := time.Now()
 	stopProgress := startProgress(stderr, f.progress, &p.Counters, started)
 	for _, name := range fs.Args() {
 		if err := readInput(ctx, p, name, stdin); err != nil {
+			stopProgress()
+			return err
+		}
+	}
+	if snapshot != "" {
+		// Saved before Finish closes every window, so the next run goes on
+		// where this one stopped.
+		if err := p.Flush(); err != nil {
+			stopProgress()
+			return err
+		}
+		if err := p.Engine().SnapshotFile(snapshot); err != nil {
 			stopProgress()
 			return err
 		}

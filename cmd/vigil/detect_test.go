@@ -149,3 +149,58 @@ func TestDetectBadConfig(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q: want the unknown key named with its line", code, errs)
 	}
 }
+
+// TestDetectStateCarriesOverBetweenRuns: two runs over consecutive halves of
+// a file, with --state, give the alerts of one run over the whole file.
+func TestDetectStateCarriesOverBetweenRuns(t *testing.T) {
+	whole := simulated(t, 120000)
+	data, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	if err := os.WriteFile(first, []byte(strings.Join(lines[:70000], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(second, []byte(strings.Join(lines[70000:], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(out string) []string {
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if line == "" {
+				continue
+			}
+			var a struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal([]byte(line), &a); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, a.ID)
+		}
+		return got
+	}
+	args := []string{"detect", "--progress", "0", "--tor", torList, "--blocklist", ipsumList}
+	_, out, _ := vigil(t, "", append(args, whole)...)
+	want := ids(out)
+
+	state := filepath.Join(dir, "state")
+	code, out1, errs := vigil(t, "", append(args, "--state", state, first)...)
+	if code != 0 {
+		t.Fatalf("first run: %s", errs)
+	}
+	if _, err := os.Stat(filepath.Join(state, "engine.snapshot")); err != nil {
+		t.Fatalf("no snapshot after the first run: %v", err)
+	}
+	code, out2, errs := vigil(t, "", append(args, "--state", state, second)...)
+	if code != 0 || !strings.Contains(errs, "restored state of") {
+		t.Fatalf("second run did not restore: exit %d, %s", code, errs)
+	}
+	got := append(ids(out1), ids(out2)...)
+	if len(want) == 0 || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("split runs gave %v, the whole file %v", got, want)
+	}
+}
