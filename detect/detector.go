@@ -56,3 +56,23 @@ type Shard interface {
 	// Restore loads one key's state as written by Snapshot.
 	Restore(key string, state []byte) error
 }
+
+// FlowDetector is a Detector of network flows: it consumes event.KindFlow
+// and keys each flow by a number (a hash of our address, or of an address
+// pair) so routing a flow allocates nothing. Its shards implement FlowShard.
+type FlowDetector interface {
+	Detector
+	// FlowKey returns the key of the state f touches, or ok=false when the
+	// detector ignores f. It must be a pure function of f.
+	FlowKey(f *event.Flow) (key uint64, ok bool)
+}
+
+// FlowShard is the state owner of a FlowDetector on one worker. Its
+// Snapshot must name each key as strconv.FormatUint(key, 10), so a restore
+// routes the key to the worker that will own it.
+type FlowShard interface {
+	Shard
+	// ProcessFlow handles one flow whose key is key. f is read-only and must
+	// not be retained after ProcessFlow returns.
+	ProcessFlow(f *event.Flow, key uint64, emit Emitter)
+}

@@ -58,6 +58,13 @@ type task struct {
 	key string
 }
 
+// flowTask is one delivery of a flow to one flow detector's shard.
+type flowTask struct {
+	flow *event.Flow
+	det  int
+	key  uint64
+}
+
 // collector gathers the candidates one worker emits during one step.
 type collector struct{ out []alert.Candidate }
 
@@ -71,10 +78,11 @@ func (c *collector) Emit(cand alert.Candidate) {
 
 // worker owns one shard of every detector.
 type worker struct {
-	shards []Shard
-	tasks  []task
-	col    collector
-	jobs   chan func()
+	shards    []Shard
+	tasks     []task
+	flowTasks []flowTask
+	col       collector
+	jobs      chan func()
 }
 
 // New returns an engine running the given detectors.
@@ -183,6 +191,58 @@ func (e *Engine) Process(ops []event.Op) []alert.Candidate {
 		}
 		clear(w.tasks) // drop the pointers into ops
 		w.tasks = w.tasks[:0]
+	})
+	if wm := e.maxTime.Add(-e.lateness); wm.After(e.watermark) {
+		e.advance(wm)
+	}
+	return e.collect()
+}
+
+// shardOfHash maps a (detector, numeric key) pair to a worker.
+func shardOfHash(det int, key uint64, n int) int {
+	if n == 1 {
+		return 0
+	}
+	h := (key ^ uint64(det)*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	h ^= h >> 31
+	return int(h % uint64(n))
+}
+
+// ProcessFlows is Process for network flows: each flow goes to every flow
+// detector that wants it, sharded by its numeric key; event time is the
+// flow's end. The flows are not retained.
+func (e *Engine) ProcessFlows(flows []event.Flow) []alert.Candidate {
+	n := len(e.workers)
+	for i := range flows {
+		f := &flows[i]
+		e.stats.Events++
+		if !e.watermark.IsZero() && f.End.Before(e.watermark) {
+			e.stats.Late++
+		}
+		if f.End.After(e.maxTime) {
+			e.maxTime = f.End
+		}
+		for d, det := range e.detectors {
+			fd, ok := det.(FlowDetector)
+			if !ok || !det.Consumes(event.KindFlow) {
+				continue
+			}
+			key, ok := fd.FlowKey(f)
+			if !ok {
+				continue
+			}
+			w := e.workers[shardOfHash(d, key, n)]
+			w.flowTasks = append(w.flowTasks, flowTask{flow: f, det: d, key: key})
+			e.stats.Routed++
+		}
+	}
+	e.each(func(w *worker) {
+		for i := range w.flowTasks {
+			t := &w.flowTasks[i]
+			w.shards[t.det].(FlowShard).ProcessFlow(t.flow, t.key, &w.col)
+		}
+		clear(w.flowTasks)
+		w.flowTasks = w.flowTasks[:0]
 	})
 	if wm := e.maxTime.Add(-e.lateness); wm.After(e.watermark) {
 		e.advance(wm)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -107,7 +108,15 @@ func (e *Engine) Restore(r io.Reader) (RestoreStats, error) {
 			st.Unknown++
 			continue
 		}
-		shard := e.workers[shardOf(d, ent.Key, n)].shards[d]
+		w := shardOf(d, ent.Key, n)
+		if _, isFlow := e.detectors[d].(FlowDetector); isFlow {
+			k, err := strconv.ParseUint(ent.Key, 10, 64)
+			if err != nil {
+				return st, fmt.Errorf("restore detector %s: flow key %q is not a number", ent.Detector, ent.Key)
+			}
+			w = shardOfHash(d, k, n)
+		}
+		shard := e.workers[w].shards[d]
 		if err := shard.Restore(ent.Key, ent.State); err != nil {
 			return st, fmt.Errorf("restore detector %s key %q: %w", ent.Detector, ent.Key, err)
 		}

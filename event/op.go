@@ -26,6 +26,8 @@ const (
 	KindActivity
 	// KindKeyVault is a Key Vault AuditEvent (data-plane and vault operations).
 	KindKeyVault
+	// KindFlow is a network flow (event.Flow), not an Op.
+	KindFlow
 )
 
 // String returns the kind's name as used in JSON, config and metrics.
@@ -35,6 +37,8 @@ func (k Kind) String() string {
 		return "activity"
 	case KindKeyVault:
 		return "keyvault"
+	case KindFlow:
+		return "flow"
 	default:
 		return "unknown"
 	}
