@@ -304,15 +304,17 @@ func (e *Engine) collect() []alert.Candidate {
 		w.col.out = w.col.out[:0]
 	}
 	if len(out) > 1 {
-		slices.SortStableFunc(out, compareCandidates)
+		slices.SortStableFunc(out, CompareCandidates)
 	}
 	e.stats.Candidates += int64(len(out))
 	return out
 }
 
-// compareCandidates is a total order on what distinguishes candidates, so
-// candidates from different shards interleave the same way every run.
-func compareCandidates(a, b alert.Candidate) int {
+// CompareCandidates is the engine's order of candidates: time, type,
+// fingerprint keys, resource, first, last, count. It is total on what
+// distinguishes candidates, so those from different shards interleave the
+// same way every run.
+func CompareCandidates(a, b alert.Candidate) int {
 	if c := a.Time.Compare(b.Time); c != 0 {
 		return c
 	}

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
-	"github.com/vigil-security/vigil/config"
-	"github.com/vigil-security/vigil/enrich"
 	"github.com/vigil-security/vigil/pipeline"
 	"github.com/vigil-security/vigil/source/azurelog"
 	"github.com/vigil-security/vigil/store"
@@ -24,16 +22,12 @@ import (
 
 // detectFlags are the flags of vigil detect.
 type detectFlags struct {
-	format     string
-	lang       string
-	configPath string
-	db         string
-	workers    int
-	progress   time.Duration
-	state      string
-	geoip      listFlag
-	tor        listFlag
-	blocklist  listFlag
+	commonFlags
+	format   string
+	lang     string
+	db       string
+	progress time.Duration
+	state    string
 }
 
 func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -42,14 +36,10 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.format, "format", "json", "output: json (one alert a line, Graph partnerSecurityAlert shape) or table")
 	fs.StringVar(&f.lang, "lang", "", "language of alert texts: en, ja or nl (default: the config's, else en)")
-	fs.StringVar(&f.configPath, "config", "", "YAML configuration file (thresholds, intel files, engine)")
+	f.register(fs, "YAML configuration file (thresholds, intel files, engine)")
 	fs.StringVar(&f.db, "db", "", "also store the alerts in this SQLite file")
-	fs.IntVar(&f.workers, "workers", -1, "detection shards (default: the config's, else one per CPU)")
 	fs.StringVar(&f.state, "state", "", "directory of detector state (baselines, open windows): restored before, saved after the run, so runs over consecutive files learn as one")
 	fs.DurationVar(&f.progress, "progress", 2*time.Second, "interval of the progress line on stderr (0 turns it off)")
-	fs.Var(&f.geoip, "geoip", "MaxMind-format mmdb file (city or ASN); repeatable")
-	fs.Var(&f.tor, "tor", "Tor exit-node list, one address a line; repeatable")
-	fs.Var(&f.blocklist, "blocklist", "[CATEGORY=]FILE: addresses or CIDRs (plain or ipsum format) of a category (malicious, c2, proxy, tor, mining-pool; default malicious); repeatable")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vigil detect [flags] FILE...\n\nReads Azure Activity Log and Key Vault audit logs (records envelope, JSON lines,\nJSON array or object, REST shape; gzip or not; - for standard input), runs every\ndetection and prints the alerts. Exit status 0 when it ran, found alerts or not.\n\nFlags:")
 		fs.PrintDefaults()
@@ -63,27 +53,12 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if f.format != "json" && f.format != "table" {
 		return usageError{fmt.Errorf("--format must be json or table, got %q", f.format)}
 	}
-	cfg := config.Default()
-	if f.configPath != "" {
-		var err error
-		if cfg, err = config.Load(f.configPath); err != nil {
-			return err
-		}
+	cfg, err := f.load()
+	if err != nil {
+		return err
 	}
 	if f.lang != "" {
 		cfg.Alerts.Language = f.lang
-	}
-	if f.workers >= 0 {
-		cfg.Engine.Workers = f.workers
-	}
-	cfg.Intel.GeoIP = append(cfg.Intel.GeoIP, f.geoip...)
-	cfg.Intel.Tor = append(cfg.Intel.Tor, f.tor...)
-	for _, arg := range f.blocklist {
-		b, err := enrich.ParseBlocklist(arg)
-		if err != nil {
-			return usageError{fmt.Errorf("--blocklist: %w", err)}
-		}
-		cfg.Intel.Blocklists = append(cfg.Intel.Blocklists, config.Blocklist{Path: b.Path, Category: b.Category, Source: b.Name})
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}

@@ -14,36 +14,27 @@ import (
 	"syscall"
 
 	"github.com/vigil-security/vigil/config"
-	"github.com/vigil-security/vigil/enrich"
 	"github.com/vigil-security/vigil/server"
 )
 
 // serveFlags are the flags of vigil serve.
 type serveFlags struct {
-	configPath string
-	listen     string
-	data       string
-	workers    int
-	logLevel   string
-	logFormat  string
-	geoip      listFlag
-	tor        listFlag
-	blocklist  listFlag
+	commonFlags
+	listen    string
+	data      string
+	logLevel  string
+	logFormat string
 }
 
 func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
 	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.configPath, "config", "", "YAML configuration file (server, inputs, thresholds, intel, directory)")
+	f.register(fs, "YAML configuration file (server, inputs, thresholds, intel, directory)")
 	fs.StringVar(&f.listen, "listen", "", "address of the API, dashboard, push endpoint, /metrics and /healthz (default: the config's, else "+config.DefaultListen+")")
 	fs.StringVar(&f.data, "data", "", "data directory: SQLite file, push spool, saved state (default: the config's, else ./"+config.DefaultDataDir+")")
-	fs.IntVar(&f.workers, "workers", -1, "detection shards (default: the config's, else one per CPU)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
-	fs.Var(&f.geoip, "geoip", "MaxMind-format mmdb file (city or ASN); repeatable")
-	fs.Var(&f.tor, "tor", "Tor exit-node list, one address a line; repeatable")
-	fs.Var(&f.blocklist, "blocklist", "[CATEGORY=]FILE: addresses or CIDRs of a category (malicious, c2, proxy, tor, mining-pool); repeatable")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: vigil serve [flags]
 
@@ -63,30 +54,15 @@ Flags:`)
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q (inputs go in the config file, under server.inputs)", fs.Args())}
 	}
-	cfg := config.Default()
-	if f.configPath != "" {
-		var err error
-		if cfg, err = config.Load(f.configPath); err != nil {
-			return err
-		}
+	cfg, err := f.load()
+	if err != nil {
+		return err
 	}
 	if f.listen != "" {
 		cfg.Server.Listen = f.listen
 	}
 	if f.data != "" {
 		cfg.Server.DataDir = f.data
-	}
-	if f.workers >= 0 {
-		cfg.Engine.Workers = f.workers
-	}
-	cfg.Intel.GeoIP = append(cfg.Intel.GeoIP, f.geoip...)
-	cfg.Intel.Tor = append(cfg.Intel.Tor, f.tor...)
-	for _, arg := range f.blocklist {
-		b, err := enrich.ParseBlocklist(arg)
-		if err != nil {
-			return usageError{fmt.Errorf("--blocklist: %w", err)}
-		}
-		cfg.Intel.Blocklists = append(cfg.Intel.Blocklists, config.Blocklist{Path: b.Path, Category: b.Category, Source: b.Name})
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}

@@ -12,7 +12,6 @@
 package detecttest
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"testing"
@@ -153,29 +152,8 @@ func RunReload(d detect.Detector, lateness time.Duration, ops []event.Op, at int
 	return h.Candidates(), nil
 }
 
-// Compare orders candidates as the engine does: time, type, fingerprint,
-// resource, first, last, count.
-func Compare(a, b alert.Candidate) int {
-	if c := a.Time.Compare(b.Time); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Type, b.Type); c != 0 {
-		return c
-	}
-	if c := slices.Compare(a.FingerprintKeys, b.FingerprintKeys); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Resource, b.Resource); c != 0 {
-		return c
-	}
-	if c := a.First.Compare(b.First); c != 0 {
-		return c
-	}
-	if c := a.Last.Compare(b.Last); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Count, b.Count)
-}
+// Compare orders candidates as the engine does (detect.CompareCandidates).
+func Compare(a, b alert.Candidate) int { return detect.CompareCandidates(a, b) }
 
 // CheckCandidate reports what every candidate must satisfy: a type, a
 // count of at least 1, First <= Last, Time == Last, evidence no longer than
