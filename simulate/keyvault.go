@@ -1,9 +1,3 @@
-// Package simulate writes realistic Azure telemetry for demos, tests and
-// benchmarks: Key Vault AuditEvent records in the exact shape Azure's
-// diagnostic settings produce, from an estate of vaults, users, applications
-// and their daily rhythms, optionally with injected attacks.
-//
-// Output is deterministic for a seed.
 package simulate
 
 import (
@@ -15,7 +9,9 @@ import (
 	"time"
 )
 
-// KeyVaultOptions configure KeyVaultLoad.
+// KeyVaultOptions configure KeyVaultLoad, the simple load generator: a
+// fixed 40-vault estate's Key Vault records at an even pace, for throughput
+// benchmarks. NewEstate writes the realistic, labelled telemetry.
 type KeyVaultOptions struct {
 	Records int       // how many records to write
 	Start   time.Time // time of the first record; zero means 2026-11-01T00:00:00Z
@@ -32,13 +28,13 @@ type KeyVaultOptions struct {
 // estate is the set of vaults and principals the generator draws from.
 type estate struct {
 	subscriptions []string
-	vaults        []vault
-	principals    []principal
+	vaults        []loadVault
+	principals    []loadPrincipal
 }
 
-type vault struct{ subscription, group, name, resourceID string }
+type loadVault struct{ subscription, group, name, resourceID string }
 
-type principal struct {
+type loadPrincipal struct {
 	oid, upn, appid, ip, client string
 }
 
@@ -88,12 +84,12 @@ func newEstate(r *rand.Rand) *estate {
 	}
 	for i := range 40 {
 		sub := e.subscriptions[i%len(e.subscriptions)]
-		v := vault{subscription: sub, group: "rg-app" + strconv.Itoa(i%7), name: "kv-app" + strconv.Itoa(i)}
+		v := loadVault{subscription: sub, group: "rg-app" + strconv.Itoa(i%7), name: "kv-app" + strconv.Itoa(i)}
 		v.resourceID = "/SUBSCRIPTIONS/" + upper(v.subscription) + "/RESOURCEGROUPS/" + upper(v.group) + "/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/" + upper(v.name)
 		e.vaults = append(e.vaults, v)
 	}
 	for i := range 200 {
-		p := principal{oid: guid(r), appid: guid(r), client: clients[r.IntN(len(clients))]}
+		p := loadPrincipal{oid: guid(r), appid: guid(r), client: clients[r.IntN(len(clients))]}
 		if i%4 == 0 { // a quarter are people, the rest applications and managed identities
 			p.upn = "user" + strconv.Itoa(i) + "@contoso.com"
 		}
@@ -123,7 +119,7 @@ func KeyVaultLoad(w io.Writer, opts KeyVaultOptions) (int64, error) {
 	buf := make([]byte, 0, 2048)
 	for i := range opts.Records {
 		t := opts.Start.Add(time.Duration(i) * step)
-		var p *principal
+		var p *loadPrincipal
 		v := &e.vaults[r.IntN(len(e.vaults))]
 		op := readOps[r.IntN(len(readOps))]
 		if r.IntN(200) == 0 {
@@ -160,7 +156,7 @@ func KeyVaultLoad(w io.Writer, opts KeyVaultOptions) (int64, error) {
 
 // appendKeyVaultRecord appends one record in the shape of the AuditEvent
 // sample in Microsoft's Key Vault logging documentation.
-func appendKeyVaultRecord(b []byte, t time.Time, v *vault, p *principal, op, ip string, status int, r *rand.Rand) []byte {
+func appendKeyVaultRecord(b []byte, t time.Time, v *loadVault, p *loadPrincipal, op, ip string, status int, r *rand.Rand) []byte {
 	result, signature := "Success", "OK"
 	if status == 403 {
 		result, signature = "Success", "Forbidden"

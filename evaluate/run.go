@@ -1,0 +1,62 @@
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/config"
+	"github.com/vigil-security/vigil/pipeline"
+	"github.com/vigil-security/vigil/simulate"
+	"github.com/vigil-security/vigil/source/azurelog"
+)
+
+// Run writes the estate's telemetry straight into a pipeline built from cfg
+// (every detection it enables, with its intel files), collects the alerts
+// and scores them against the estate's labels. Nothing touches the disk.
+func Run(ctx context.Context, est *simulate.Estate, cfg config.Config) (Report, error) {
+	var alerts []*alert.Alert
+	sink := pipeline.SinkFunc(func(a *alert.Alert) error { alerts = append(alerts, a); return nil })
+	var skipped []string
+	p, release, err := pipeline.FromConfig(cfg, sink, func(e *azurelog.RecordError) {
+		if len(skipped) < 5 {
+			skipped = append(skipped, e.Error())
+		}
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	defer release()
+
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := est.Write(pw, simulate.JSONLines)
+		pw.CloseWithError(err)
+	}()
+	err = p.ReadAzure(ctx, pr, "simulated")
+	pr.CloseWithError(io.ErrClosedPipe) // stop the writer if reading ended early
+	if err != nil {
+		return Report{}, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := p.Finish(); err != nil {
+		return Report{}, fmt.Errorf("evaluate: %w", err)
+	}
+	if n := p.Counters.Skipped.Load(); n > 0 {
+		return Report{}, fmt.Errorf("evaluate: the simulator wrote %d records the reader skipped, e.g. %v", n, skipped)
+	}
+	return Score(alerts, est.Labels(), BenignVaultDays(est)), nil
+}
+
+// BenignVaultDays is the vault-days of activity after each vault's learning
+// period: the span over which a behavioural false-positive rate is fair.
+func BenignVaultDays(est *simulate.Estate) float64 {
+	var days float64
+	end := est.End()
+	for _, v := range est.Vaults() {
+		if v.LearningEnd.Before(end) {
+			days += end.Sub(v.LearningEnd).Hours() / 24
+		}
+	}
+	return days
+}
