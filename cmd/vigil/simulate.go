@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-security/vigil/evaluate"
 	"github.com/vigil-security/vigil/simulate"
 )
 
@@ -32,14 +34,14 @@ the same bytes.
 Load mode (--records N): N Key Vault records of a fixed 40-vault estate, for
 throughput benchmarks, optionally with Tor accesses (--tor) every 50,000.
 
-  vigil simulate --records 1000000 --tor 185.220.101.1 -o kv.jsonl
+  vigil simulate --records 1000000 --inject-tor 185.220.101.1 -o kv.jsonl
 
 Flags:`
 
 // estateFlags are the flags of estate mode; loadFlags those of load mode.
 var (
-	estateFlags = []string{"days", "learning-days", "scale", "labels", "activity", "no-scenarios"}
-	loadFlags   = []string{"records", "span", "tor"}
+	estateFlags = []string{"days", "learning-days", "scale", "labels", "activity", "no-scenarios", "evaluate", "config", "workers", "geoip", "tor", "blocklist"}
+	loadFlags   = []string{"records", "span", "inject-tor"}
 )
 
 func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -57,9 +59,12 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	activity := fs.String("activity", "", "estate: write Activity Log records to this file instead of -o")
 	quiet := fs.Bool("no-scenarios", false, "estate: only the normal rhythm, no attacks or look-alikes")
 	// Load mode.
+	var intel commonFlags
+	intel.register(fs, "estate, with --evaluate: YAML configuration of the detections (thresholds, intel files)")
+	evaluateRun := fs.Bool("evaluate", false, "estate: instead of writing records, run every detection over the estate and print, per alert type, the attacks found, missed and the false positives (give the intel lists the attacks come from: --tor and --blocklist, or --config)")
 	records := fs.Int("records", 100000, "load: number of Key Vault records to write (selects load mode)")
 	span := fs.Duration("span", 24*time.Hour, "load: event time the records cover")
-	tor := fs.String("tor", "", "load: comma-separated Tor exit addresses to inject every 50,000 records")
+	tor := fs.String("inject-tor", "", "load: comma-separated Tor exit addresses to inject every 50,000 records")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, simulateUsage)
 		fs.PrintDefaults()
@@ -109,6 +114,9 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	})
 	if err != nil {
 		return usageError{errors.New(strings.TrimPrefix(err.Error(), "simulate: "))}
+	}
+	if *evaluateRun {
+		return runEvaluate(e, &intel, stdout)
 	}
 	var st simulate.Stats
 	err = writeFile(*out, stdout, func(w io.Writer) (werr error) {
@@ -168,4 +176,21 @@ func firstSet(set map[string]bool, names []string) string {
 		}
 	}
 	return ""
+}
+
+// runEvaluate runs every detection over the estate and prints the efficacy
+// table. The exit status is 0 whatever the score: the table is the result.
+func runEvaluate(e *simulate.Estate, flags *commonFlags, stdout io.Writer) error {
+	cfg, err := flags.load()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	rep, err := evaluate.Run(context.Background(), e, cfg)
+	if err != nil {
+		return err
+	}
+	return rep.WriteTable(stdout)
 }

@@ -65,7 +65,7 @@ func TestSimulateModesDoNotMix(t *testing.T) {
 
 func TestSimulateLoadModeKeepsItsFlags(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"simulate", "--records", "20", "--span", "1h", "--tor", "185.220.101.1", "--start", "2026-01-01T00:00:00Z"}, nil, &stdout, &stderr)
+	code := run([]string{"simulate", "--records", "20", "--span", "1h", "--inject-tor", "185.220.101.1", "--start", "2026-01-01T00:00:00Z"}, nil, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
