@@ -62,6 +62,9 @@ type Pipeline struct {
 	manager  *alert.Manager
 	sink     Sink
 	onError  func(*azurelog.RecordError)
+	opts     Options
+	// reader is reused for every input: making one allocates its buffers.
+	reader *azurelog.Reader
 
 	batch []event.Op
 	n     int
@@ -80,7 +83,40 @@ type Options struct {
 	Sink     Sink
 	// OnRecordError is told about every malformed record (nil: ignore).
 	OnRecordError func(*azurelog.RecordError)
+
+	// The rest serve a live input (vigil serve); a finite run leaves them unset.
+
+	// OnCandidateError, when set, is told of a candidate the alert manager
+	// rejects (a detector bug), and the pipeline goes on; unset, the
+	// rejection stops the pipeline.
+	OnCandidateError func(c alert.Candidate, err error)
+	// ReleaseLate processes events older than the watermark at once: on a
+	// live input whose event time was moved on by the wall clock, a backfill
+	// would otherwise wait in the detectors for an advance that newer
+	// events may never bring.
+	ReleaseLate bool
+	// OnBatch is told, after each batch went through the engine, how many
+	// events it held and how long detection took.
+	OnBatch func(events int, took time.Duration)
+	// AfterBatch runs after each batch's alerts went to the sink (and after
+	// AdvanceTo): where a live sink stores them and acknowledges its input.
+	// Its error stops the pipeline.
+	AfterBatch func() error
 }
+
+// InputError is an input that could not be read to its end (not JSON, cut
+// short, a broken gzip stream): the records before the damage were read.
+// Errors of the sink or of AfterBatch are not InputErrors.
+type InputError struct {
+	Name string
+	Err  error
+}
+
+// Error implements error.
+func (e *InputError) Error() string { return e.Name + ": " + e.Err.Error() }
+
+// Unwrap returns the reader's error.
+func (e *InputError) Unwrap() error { return e.Err }
 
 // New returns a pipeline. Engine, Manager and Sink are required.
 func New(opts Options) (*Pipeline, error) {
@@ -93,17 +129,30 @@ func New(opts Options) (*Pipeline, error) {
 		manager:  opts.Manager,
 		sink:     opts.Sink,
 		onError:  opts.OnRecordError,
+		opts:     opts,
 		batch:    make([]event.Op, BatchSize),
 	}, nil
 }
 
 // ReadAzure reads every record of one Azure log input (any shape the
 // azurelog reader knows, gzip or not) through the pipeline. name is used in
-// positions and errors. Malformed records are counted and reported, not fatal.
+// positions and errors. Malformed records are counted and reported, not
+// fatal; an input that cannot be read to its end is an *InputError.
 func (p *Pipeline) ReadAzure(ctx context.Context, r io.Reader, name string) error {
-	rd, err := azurelog.NewReader(r, name, azurelog.Options{OnError: p.recordError})
+	return p.ReadAzureFunc(ctx, r, name, nil)
+}
+
+// ReadAzureFunc is ReadAzure that also calls onRecord for every record read
+// (after enrichment), e.g. to count records by input.
+func (p *Pipeline) ReadAzureFunc(ctx context.Context, r io.Reader, name string, onRecord func(*event.Op)) error {
+	var err error
+	if p.reader == nil {
+		p.reader, err = azurelog.NewReader(r, name, azurelog.Options{OnError: p.recordError})
+	} else {
+		err = p.reader.Reset(r, name)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return &InputError{Name: name, Err: err}
 	}
 	for {
 		if p.n == len(p.batch) {
@@ -115,12 +164,12 @@ func (p *Pipeline) ReadAzure(ctx context.Context, r io.Reader, name string) erro
 			}
 		}
 		op := &p.batch[p.n]
-		err := rd.Next(op)
+		err := p.reader.Next(op)
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return &InputError{Name: name, Err: err}
 		}
 		if len(op.Raw) > 0 {
 			start := len(p.arena)
@@ -132,6 +181,9 @@ func (p *Pipeline) ReadAzure(ctx context.Context, r io.Reader, name string) erro
 		}
 		p.n++
 		p.Counters.Records.Add(1)
+		if onRecord != nil {
+			onRecord(op)
+		}
 	}
 }
 
@@ -144,13 +196,36 @@ func (p *Pipeline) recordError(e *azurelog.RecordError) {
 
 // flushBatch runs the pending events through the engine and the manager.
 func (p *Pipeline) flushBatch() error {
-	cands := p.engine.Process(p.batch[:p.n])
-	p.n = 0
-	p.arena = p.arena[:0]
-	if err := p.take(cands); err != nil {
+	if p.n > 0 {
+		start := time.Now()
+		late := p.engine.Stats().Late
+		cands := p.engine.Process(p.batch[:p.n])
+		if p.opts.ReleaseLate && p.engine.Stats().Late > late {
+			cands = append(cands, p.engine.AdvanceTo(p.engine.Watermark().Add(time.Nanosecond))...)
+		}
+		if p.opts.OnBatch != nil {
+			p.opts.OnBatch(p.n, time.Since(start))
+		}
+		clear(p.batch[:p.n]) // drop references into the arena and strings
+		p.n = 0
+		p.arena = p.arena[:0]
+		if err := p.take(cands); err != nil {
+			return err
+		}
+	}
+	return p.afterBatch()
+}
+
+// afterBatch hands the alerts whose window closed to the sink, then runs the
+// AfterBatch hook.
+func (p *Pipeline) afterBatch() error {
+	if err := p.expire(p.engine.Watermark()); err != nil {
 		return err
 	}
-	return p.expire(p.engine.Watermark())
+	if p.opts.AfterBatch != nil {
+		return p.opts.AfterBatch()
+	}
+	return nil
 }
 
 // take hands candidates to the manager.
@@ -159,6 +234,10 @@ func (p *Pipeline) take(cands []alert.Candidate) error {
 	for _, c := range cands {
 		a, created, err := p.manager.Add(c)
 		if err != nil {
+			if p.opts.OnCandidateError != nil {
+				p.opts.OnCandidateError(c, err)
+				continue
+			}
 			return fmt.Errorf("alert %s: %w", c.Type, err)
 		}
 		if up != nil {
@@ -183,6 +262,21 @@ func (p *Pipeline) expire(now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// AdvanceTo runs what is pending, then moves event time to t (a live input
+// gone quiet: the wall clock minus the lateness) and hands on what that
+// closes.
+func (p *Pipeline) AdvanceTo(t time.Time) error {
+	if p.n > 0 {
+		if err := p.flushBatch(); err != nil {
+			return err
+		}
+	}
+	if err := p.take(p.engine.AdvanceTo(t)); err != nil {
+		return err
+	}
+	return p.afterBatch()
 }
 
 // Flush runs the pending, partly filled batch through the engine and the

@@ -46,28 +46,26 @@ func (it *item) source() string {
 	return sourceFile
 }
 
-// live is the pipeline of a running server: the stages of package pipeline
-// (enrich, detect in batches on event time, the alert manager, a sink), fed
-// with items from the inputs instead of files, with two things a finite run
-// does not need: the pending batch is processed whenever the input queue
-// runs dry, and each item is acknowledged to its input (spool position,
-// file offset) only once the alerts of the batch holding its last record are
+// live is the pipeline of a running server: a pipeline.Pipeline fed with
+// items from the inputs instead of files, with two things a finite run does
+// not need: the pending batch is processed whenever the input queue runs
+// dry, and each item is acknowledged to its input (spool position, file
+// offset) only once the alerts of the batch holding its last record are
 // stored. It is used from one goroutine.
 type live struct {
-	enricher *enrich.Enricher
-	engine   *detect.Engine
-	manager  *alert.Manager
-	sink     *alertSink
-	spool    *httppush.Spool
-	tails    []*filetail.Follower
-	m        *metrics.Metrics
-	log      *slog.Logger
-	counters *pipeline.Counters
+	p      *pipeline.Pipeline
+	engine *detect.Engine
+	sink   *alertSink
+	spool  *httppush.Spool
+	tails  []*filetail.Follower
+	m      *metrics.Metrics
+	log    *slog.Logger
 
-	batch   []event.Op
-	n       int
-	arena   []byte             // copies of the batch's raw records
-	sources map[string]float64 // events of the batch by source
+	// ctx is the context of the current process/flush/advance call, for
+	// the AfterBatch hook that stores alerts.
+	ctx context.Context
+	// sources counts the pending batch's events by source.
+	sources map[string]float64
 	// read are the items wholly read into the pending batch or an earlier
 	// one, not yet acknowledged.
 	read []item
@@ -77,10 +75,42 @@ type live struct {
 	watermark atomic.Int64
 }
 
-// init allocates the batch; call it once the fields above are set.
-func (l *live) init() {
-	l.batch = make([]event.Op, pipeline.BatchSize)
-	l.sources = map[string]float64{}
+// newLive builds the server's pipeline around its engine, manager and sink.
+func newLive(enricher *enrich.Enricher, engine *detect.Engine, manager *alert.Manager, sink *alertSink,
+	spool *httppush.Spool, tails []*filetail.Follower, m *metrics.Metrics, log *slog.Logger) (*live, error) {
+	l := &live{engine: engine, sink: sink, spool: spool, tails: tails, m: m, log: log,
+		ctx: context.Background(), sources: map[string]float64{}}
+	p, err := pipeline.New(pipeline.Options{
+		Enricher: enricher, Engine: engine, Manager: manager, Sink: sink,
+		OnRecordError: func(e *azurelog.RecordError) {
+			log.Debug("skipped record", "err", e)
+		},
+		OnCandidateError: func(c alert.Candidate, err error) {
+			// A detector bug must not stop the server: log and go on.
+			log.Error("candidate rejected", "type", c.Type, "err", err)
+		},
+		ReleaseLate: true,
+		OnBatch: func(events int, took time.Duration) {
+			m.BatchSeconds.Observe(took.Seconds())
+			m.BatchEvents.Observe(float64(events))
+			for src, n := range l.sources {
+				m.EventsOut.WithLabelValues(src).Add(n)
+			}
+			clear(l.sources)
+		},
+		AfterBatch: func() error {
+			if wm := engine.Watermark(); !wm.IsZero() {
+				m.Watermark.Set(float64(wm.UnixNano()) / 1e9)
+				l.watermark.Store(wm.UnixNano())
+			}
+			return l.commitRetry(l.ctx)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.p = p
+	return l, nil
 }
 
 // process reads every record of one item into the pipeline, running full
@@ -91,6 +121,7 @@ func (l *live) process(ctx context.Context, it item) error {
 	if it.release != nil {
 		defer it.release()
 	}
+	l.ctx = ctx
 	src := it.source()
 	var (
 		name string
@@ -111,10 +142,17 @@ func (l *live) process(ctx context.Context, it item) error {
 		defer rc.Close()
 		r = rc
 	}
-	err := l.readAzure(ctx, r, name, src)
-	var rerr *readError
-	if errors.As(err, &rerr) {
-		l.unreadable(src, name, rerr.err)
+	in := l.m.EventsIn.WithLabelValues(src)
+	skipped := l.m.EventsSkipped.WithLabelValues(src)
+	before := l.p.Counters.Skipped.Load()
+	err := l.p.ReadAzureFunc(ctx, r, name, func(*event.Op) {
+		l.sources[src]++
+		in.Inc()
+	})
+	skipped.Add(float64(l.p.Counters.Skipped.Load() - before))
+	var ierr *pipeline.InputError
+	if errors.As(err, &ierr) {
+		l.unreadable(src, name, ierr.Err)
 		err = nil
 	}
 	if err != nil {
@@ -133,81 +171,19 @@ func (l *live) unreadable(src, name string, err error) {
 	l.log.Warn("input not read to its end", "input", name, "err", err)
 }
 
-// readError is an input that could not be read (not a store error).
-type readError struct{ err error }
-
-func (e *readError) Error() string { return e.err.Error() }
-
-// readAzure is pipeline.Pipeline.ReadAzure over the live batch.
-func (l *live) readAzure(ctx context.Context, r io.Reader, name, src string) error {
-	skipped := l.m.EventsSkipped.WithLabelValues(src)
-	in := l.m.EventsIn.WithLabelValues(src)
-	rd, err := azurelog.NewReader(r, name, azurelog.Options{OnError: func(e *azurelog.RecordError) {
-		l.counters.Skipped.Add(1)
-		skipped.Inc()
-		l.log.Debug("skipped record", "err", e)
-	}})
-	if err != nil {
-		return &readError{err}
-	}
-	for {
-		if l.n == len(l.batch) {
-			if err := l.flush(ctx); err != nil {
-				return err
-			}
-		}
-		op := &l.batch[l.n]
-		err := rd.Next(op)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return &readError{err}
-		}
-		if len(op.Raw) > 0 {
-			start := len(l.arena)
-			l.arena = append(l.arena, op.Raw...)
-			op.Raw = l.arena[start:len(l.arena):len(l.arena)]
-		}
-		if l.enricher != nil {
-			l.enricher.Enrich(op)
-		}
-		l.n++
-		l.sources[src]++
-		in.Inc()
-		l.counters.Records.Add(1)
-	}
-}
-
 // flush runs the pending batch through the engine and the manager, stores
 // the alerts, and acknowledges the items read so far. With nothing pending
 // it only retries what a failed flush left.
 func (l *live) flush(ctx context.Context) error {
-	if l.n > 0 {
-		start := time.Now()
-		late := l.engine.Stats().Late
-		cands := l.engine.Process(l.batch[:l.n])
-		if l.engine.Stats().Late > late {
-			// Records older than the watermark (a backfill after the wall
-			// clock moved event time on) wait in the detectors for the
-			// next advance, which newer events may never bring: release
-			// them now.
-			cands = append(cands, l.engine.AdvanceTo(l.engine.Watermark().Add(time.Nanosecond))...)
-		}
-		l.m.BatchSeconds.Observe(time.Since(start).Seconds())
-		l.m.BatchEvents.Observe(float64(l.n))
-		for src, n := range l.sources {
-			l.m.EventsOut.WithLabelValues(src).Add(n)
-		}
-		clear(l.sources)
-		clear(l.batch[:l.n]) // drop references into the arena and strings
-		l.n = 0
-		l.arena = l.arena[:0]
-		if err := l.take(cands); err != nil {
-			return err
-		}
-	}
-	return l.commitRetry(ctx)
+	l.ctx = ctx
+	return l.p.Flush()
+}
+
+// advance moves event time to t (wall clock minus lateness on a quiet
+// input) and stores what that closes.
+func (l *live) advance(ctx context.Context, t time.Time) error {
+	l.ctx = ctx
+	return l.p.AdvanceTo(t)
 }
 
 // Store retries.
@@ -242,51 +218,6 @@ func (l *live) commitRetry(ctx context.Context) error {
 		}
 		delay = min(2*delay, retryMaxDelay)
 	}
-}
-
-// advance moves event time to t (wall clock minus lateness on a quiet
-// input) and stores what that closes.
-func (l *live) advance(ctx context.Context, t time.Time) error {
-	if l.n > 0 {
-		if err := l.flush(ctx); err != nil {
-			return err
-		}
-	}
-	if err := l.take(l.engine.AdvanceTo(t)); err != nil {
-		return err
-	}
-	return l.commitRetry(ctx)
-}
-
-// take hands candidates to the manager and its changes to the sink, then
-// lets the windows that ended close.
-func (l *live) take(cands []alert.Candidate) error {
-	for _, c := range cands {
-		a, created, err := l.manager.Add(c)
-		if err != nil {
-			// A detector bug must not stop the server: log and go on.
-			l.log.Error("candidate rejected", "type", c.Type, "err", err)
-			continue
-		}
-		if err := l.sink.Updated(a, created); err != nil {
-			return err
-		}
-		if created {
-			l.counters.Alerts.Add(1)
-		} else {
-			l.counters.Updates.Add(1)
-		}
-	}
-	for _, a := range l.manager.Expire(l.engine.Watermark()) {
-		if err := l.sink.Closed(a); err != nil {
-			return err
-		}
-	}
-	if wm := l.engine.Watermark(); !wm.IsZero() {
-		l.m.Watermark.Set(float64(wm.UnixNano()) / 1e9)
-		l.watermark.Store(wm.UnixNano())
-	}
-	return nil
 }
 
 // commit stores the pending alerts, then acknowledges the items wholly

@@ -94,7 +94,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-pipeDone; err != nil && runErr == nil {
 		runErr = err
 	}
-	s.log.Info("stopped", "records", s.counters.Records.Load(), "alerts", s.counters.Alerts.Load(),
+	s.log.Info("stopped", "records", s.live.p.Counters.Records.Load(), "alerts", s.live.p.Counters.Alerts.Load(),
 		"spoolBytesLeft", s.spool.Bytes())
 	return runErr
 }

@@ -96,7 +96,6 @@ type Server struct {
 	queue    chan item
 	// readAhead bounds the bytes of spooled bodies in the queue.
 	readAhead *semaphore.Weighted
-	counters  pipeline.Counters
 	handler   http.Handler
 
 	snapshotPath string
@@ -200,12 +199,10 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	s.queue = make(chan item, cfg.Server.QueueSize)
 	s.readAhead = semaphore.NewWeighted(readAheadBytes)
-	s.live = &live{
-		enricher: s.enricher, engine: s.engine, manager: s.manager,
-		sink:  newAlertSink(s.st, s.sil, &s.cfg.Directory, s.m, s.now),
-		spool: s.spool, tails: s.tails, m: s.m, log: s.log, counters: &s.counters,
+	if s.live, err = newLive(s.enricher, s.engine, s.manager, newAlertSink(s.st, s.sil, &s.cfg.Directory, s.m, s.now),
+		s.spool, s.tails, s.m, s.log); err != nil {
+		return nil, err
 	}
-	s.live.init()
 	s.m.Source(sourcePush)
 	if len(s.tails) > 0 {
 		s.m.Source(sourceFile)
@@ -353,7 +350,7 @@ type health struct {
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	h := health{
 		Status: "ok", Uptime: s.now().Sub(s.started).Round(time.Second).String(),
-		Records: s.counters.Records.Load(), Alerts: s.counters.Alerts.Load(),
+		Records: s.live.p.Counters.Records.Load(), Alerts: s.live.p.Counters.Alerts.Load(),
 		Queue: len(s.queue), SpoolBytes: s.spool.Bytes(),
 	}
 	code := http.StatusOK
@@ -379,7 +376,7 @@ func (s *Server) Store() store.Security { return s.st }
 func (s *Server) Metrics() *metrics.Metrics { return s.m }
 
 // Counters returns the pipeline's running totals.
-func (s *Server) Counters() *pipeline.Counters { return &s.counters }
+func (s *Server) Counters() *pipeline.Counters { return &s.live.p.Counters }
 
 // isLoopback reports whether a listen address only accepts local clients.
 func isLoopback(addr string) bool {
