@@ -92,6 +92,11 @@ type Flow struct {
 	// Decision is an NSG/VNet flow log's verdict: 'A' allowed / 'D' denied
 	// (0 when not from a flow log).
 	Decision byte
+	// State is a flow log tuple's flow state: 'B' begin (a new connection),
+	// 'C' continuing, 'E' end, 'D' denied (VNet); 0 when not from a flow log.
+	// Count connections by B (and D) tuples: C and E carry the counts since
+	// the tuple before.
+	State byte
 	// Rule is the NSG rule name or the exporter's reference, if any.
 	Rule string
 	// Resource is the flow log's resource (NSG or VNet ID), or "".

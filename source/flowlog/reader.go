@@ -279,6 +279,7 @@ func (r *Reader) decode(c *cursor, v *fastjson.Value, f *event.Flow) error {
 		Bytes:        t.bytesSD + t.bytesDS,
 		SamplingRate: 1,
 		Decision:     t.decision,
+		State:        t.state,
 		Rule:         c.rule,
 		Resource:     c.resource,
 	}
