@@ -256,7 +256,7 @@ type detailsDoc struct {
 var (
 	idPattern        = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.]*$`)
 	techniquePattern = regexp.MustCompile(`^T[0-9]{4}(\.[0-9]{3})?$`)
-	detailKeyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+	detailKeyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 )
 
 // Load reads every *.yaml file at the top of fsys and builds a catalogue.

@@ -22,6 +22,8 @@ import (
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/detect/arm"
 	"github.com/vigil-security/vigil/detect/keyvault"
+	"github.com/vigil-security/vigil/detect/kvbehaviour"
+	"github.com/vigil-security/vigil/detect/network"
 	"github.com/vigil-security/vigil/tenancy"
 )
 
@@ -32,8 +34,14 @@ type Config struct {
 	Intel  Intel  `yaml:"intel"`
 	// KeyVault configures the Key Vault detections.
 	KeyVault keyvault.Config `yaml:"keyvault"`
+	// KVBehaviour configures the behavioural Key Vault detections (new
+	// users, applications and pairs, operation pattern and volume, vaults
+	// per account).
+	KVBehaviour kvbehaviour.Config `yaml:"keyvaultBehaviour"`
 	// ARM configures the Resource Manager (Activity Log) detections.
 	ARM arm.Config `yaml:"arm"`
+	// Network configures the network-layer detections (flows).
+	Network network.Config `yaml:"network"`
 	// Server configures `vigil serve`.
 	Server Server `yaml:"server"`
 	// Directory lists partners, their customer tenants and subscriptions.
@@ -70,6 +78,17 @@ type Server struct {
 	QueueSize int `yaml:"queueSize"`
 	// Push configures the HTTP push endpoint (POST /ingest/azure).
 	Push Push `yaml:"push"`
+	// Flows configures the UDP collector of NetFlow v5 / v9 / IPFIX.
+	Flows Flows `yaml:"flows"`
+}
+
+// Flows configures the UDP flow collector.
+type Flows struct {
+	// Listen is the UDP address (host:port, e.g. ":4739" or ":2055"); empty
+	// turns the collector off. The protocol is told from each packet.
+	Listen string `yaml:"listen"`
+	// ReadBuffer is the socket receive buffer in bytes (0: the system's).
+	ReadBuffer int `yaml:"readBuffer"`
 }
 
 // Input is one directory to follow.
@@ -127,6 +146,10 @@ type Intel struct {
 	Blocklists []Blocklist `yaml:"blocklists"`
 	// MinScore drops entries of scored lists (ipsum) below this score.
 	MinScore int `yaml:"minScore"`
+	// Assets are inventories of which resource held which address when:
+	// CSV with the header ip,resource_id,subscription_id,valid_from,valid_to.
+	// Network alerts fire only for addresses our resources held.
+	Assets []string `yaml:"assets"`
 }
 
 // Blocklist is one list of addresses and what they are.
@@ -141,10 +164,12 @@ type Blocklist struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Engine:   Engine{Lateness: detect.DefaultLateness},
-		Alerts:   Alerts{AggregationWindow: 24 * time.Hour, EvidenceCap: 50, Language: "en"},
-		KeyVault: keyvault.DefaultConfig(),
-		ARM:      arm.DefaultConfig(),
+		Engine:      Engine{Lateness: detect.DefaultLateness},
+		Alerts:      Alerts{AggregationWindow: 24 * time.Hour, EvidenceCap: 50, Language: "en"},
+		KeyVault:    keyvault.DefaultConfig(),
+		KVBehaviour: kvbehaviour.DefaultConfig(),
+		ARM:         arm.DefaultConfig(),
+		Network:     network.DefaultConfig(),
 		Server: Server{
 			Listen:           DefaultListen,
 			DataDir:          DefaultDataDir,
@@ -295,14 +320,12 @@ func (c *Config) Validate() error {
 	if err := c.Directory.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if v, ok := any(&c.KeyVault).(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("keyvault: %w", err))
-		}
-	}
-	if v, ok := any(&c.ARM).(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("arm: %w", err))
+	for _, sec := range []struct {
+		name string
+		v    interface{ Validate() error }
+	}{{"keyvault", &c.KeyVault}, {"arm", &c.ARM}, {"network", &c.Network}} {
+		if err := sec.v.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", sec.name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -168,12 +168,12 @@ func (r *Report) Passed(maxFP float64) bool {
 // false positives, for a person.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ALERT TYPE\tATTACKS\tFOUND\tMISSED\tFALSE POS.\tBENIGN FIRED\tFP / 1000 VAULT-DAYS\n")
+	fmt.Fprintf(tw, "ALERT TYPE\tATTACKS\tFOUND\tMISSED\tFALSE POS.\tBENIGN FIRED\tFP / 1000 RESOURCE-DAYS\n")
 	for _, row := range r.Rows {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.2f\n", row.Type, row.Attacks, row.Found, row.Missed,
 			row.FalsePositives, row.BenignFired, row.FPPer1000VaultDays)
 	}
-	fmt.Fprintf(tw, "(%d alerts over %.0f vault-days)\n", r.Alerts, r.VaultDays)
+	fmt.Fprintf(tw, "(%d alerts over %.0f resource-days of benign activity)\n", r.Alerts, r.VaultDays)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func Run(ctx context.Context, est *simulate.Estate, cfg config.Config) (Report, 
 		if len(skipped) < 5 {
 			skipped = append(skipped, e.Error())
 		}
-	})
+	}, nil)
 	if err != nil {
 		return Report{}, err
 	}

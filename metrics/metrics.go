@@ -59,6 +59,7 @@ const (
 	DropBadBody   = "bad_body"   // push refused: not JSON or gzip, or unreadable
 	DropCorrupt   = "corrupt"    // spooled data that failed its checksum
 	DropUnread    = "unreadable" // an input that could not be read to its end
+	DropQueueFull = "queue_full" // flows dropped: the pipeline was behind and its queue full
 )
 
 // New returns the metrics, registered in a new private registry.

@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/enrich"
+	"github.com/vigil-security/vigil/enrich/assets"
 	"github.com/vigil-security/vigil/event"
 	"github.com/vigil-security/vigil/source/azurelog"
 )
@@ -49,6 +50,7 @@ func (f SinkFunc) Closed(a *alert.Alert) error { return f(a) }
 // goroutine (for progress lines and metrics).
 type Counters struct {
 	Records atomic.Int64 // records decoded
+	Flows   atomic.Int64 // network flows decoded
 	Skipped atomic.Int64 // malformed records counted and skipped
 	Alerts  atomic.Int64 // alerts created
 	Updates atomic.Int64 // candidates merged into an existing alert
@@ -65,6 +67,13 @@ type Pipeline struct {
 	opts     Options
 	// reader is reused for every input: making one allocates its buffers.
 	reader *azurelog.Reader
+	// flowEngine runs the network detections, with its own event time; nil
+	// without them. flows is its pending batch.
+	flowEngine *detect.Engine
+	flows      []event.Flow
+	// assets learns which resource holds which address from Activity Log
+	// NIC and public-IP writes; nil without attribution.
+	assets *assets.Index
 
 	batch []event.Op
 	n     int
@@ -83,6 +92,13 @@ type Options struct {
 	Sink     Sink
 	// OnRecordError is told about every malformed record (nil: ignore).
 	OnRecordError func(*azurelog.RecordError)
+	// FlowEngine runs the network detections (nil: flows are not read).
+	FlowEngine *detect.Engine
+	// Assets, when set, learns address ownership from the Activity Log
+	// records read (NIC and public-IP writes) for the network detections.
+	Assets *assets.Index
+	// OnFlowError is told about every malformed flow record or datagram.
+	OnFlowError func(error)
 
 	// The rest serve a live input (vigil serve); a finite run leaves them unset.
 
@@ -124,13 +140,16 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, errors.New("pipeline: engine, manager and sink are required")
 	}
 	return &Pipeline{
-		enricher: opts.Enricher,
-		engine:   opts.Engine,
-		manager:  opts.Manager,
-		sink:     opts.Sink,
-		onError:  opts.OnRecordError,
-		opts:     opts,
-		batch:    make([]event.Op, BatchSize),
+		enricher:   opts.Enricher,
+		engine:     opts.Engine,
+		manager:    opts.Manager,
+		sink:       opts.Sink,
+		onError:    opts.OnRecordError,
+		opts:       opts,
+		batch:      make([]event.Op, BatchSize),
+		flowEngine: opts.FlowEngine,
+		flows:      make([]event.Flow, 0, BatchSize),
+		assets:     opts.Assets,
 	}, nil
 }
 
@@ -178,6 +197,9 @@ func (p *Pipeline) ReadAzureFunc(ctx context.Context, r io.Reader, name string, 
 		}
 		if p.enricher != nil {
 			p.enricher.Enrich(op)
+		}
+		if p.assets != nil && op.Kind == event.KindActivity {
+			p.assets.Observe(op)
 		}
 		p.n++
 		p.Counters.Records.Add(1)
@@ -273,8 +295,16 @@ func (p *Pipeline) AdvanceTo(t time.Time) error {
 			return err
 		}
 	}
+	if err := p.flushFlows(); err != nil {
+		return err
+	}
 	if err := p.take(p.engine.AdvanceTo(t)); err != nil {
 		return err
+	}
+	if p.flowEngine != nil {
+		if err := p.take(p.flowEngine.AdvanceTo(t)); err != nil {
+			return err
+		}
 	}
 	return p.afterBatch()
 }
@@ -282,7 +312,12 @@ func (p *Pipeline) AdvanceTo(t time.Time) error {
 // Flush runs the pending, partly filled batch through the engine and the
 // manager without closing any window early: what is open stays open. Call it
 // before a snapshot, or when a live input goes quiet.
-func (p *Pipeline) Flush() error { return p.flushBatch() }
+func (p *Pipeline) Flush() error {
+	if err := p.flushFlows(); err != nil {
+		return err
+	}
+	return p.flushBatch()
+}
 
 // Engine returns the detection engine, for snapshots and restores.
 func (p *Pipeline) Engine() *detect.Engine { return p.engine }
@@ -290,11 +325,16 @@ func (p *Pipeline) Engine() *detect.Engine { return p.engine }
 // Finish runs what is pending, closes every window and hands every remaining
 // alert to the sink. Call it once at the end of a finite input.
 func (p *Pipeline) Finish() error {
-	if err := p.flushBatch(); err != nil {
+	if err := p.Flush(); err != nil {
 		return err
 	}
 	if err := p.take(p.engine.Flush()); err != nil {
 		return err
+	}
+	if p.flowEngine != nil {
+		if err := p.take(p.flowEngine.Flush()); err != nil {
+			return err
+		}
 	}
 	return p.expire(time.Unix(1<<62, 0))
 }

@@ -57,7 +57,8 @@ func run(t *testing.T, inputs ...string) ([]*alert.Alert, *Pipeline) {
 	cfg.Intel.Blocklists = []config.Blocklist{{Path: "../examples/intel/ipsum.txt", Category: "malicious"}}
 	var got []*alert.Alert
 	sink := SinkFunc(func(a *alert.Alert) error { got = append(got, a); return nil })
-	p, release, err := FromConfig(cfg, sink, func(e *azurelog.RecordError) { t.Logf("record error: %v", e) })
+	p, release, err := FromConfig(cfg, sink, func(e *azurelog.RecordError) { t.Logf("record error: %v", e) },
+		func(e error) { t.Logf("flow error: %v", e) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/enrich"
+	"github.com/vigil-security/vigil/enrich/assets"
 	"github.com/vigil-security/vigil/event"
 	"github.com/vigil-security/vigil/metrics"
 	"github.com/vigil-security/vigil/pipeline"
@@ -25,11 +26,15 @@ import (
 const (
 	sourcePush = "push"
 	sourceFile = "file"
+	sourceFlow = "flow"
 )
 
 // item is one unit of input for the pipeline: a spooled push body or a
 // chunk of a followed file.
 type item struct {
+	// flows is a batch from the UDP collector (no acknowledgement: UDP
+	// has none to give).
+	flows []event.Flow
 	push  *httppush.Record
 	chunk *filetail.Chunk
 	tail  *filetail.Follower // the chunk's follower
@@ -40,6 +45,9 @@ type item struct {
 
 // source returns the metrics label of the item's input.
 func (it *item) source() string {
+	if it.flows != nil {
+		return sourceFlow
+	}
 	if it.push != nil {
 		return sourcePush
 	}
@@ -76,12 +84,13 @@ type live struct {
 }
 
 // newLive builds the server's pipeline around its engine, manager and sink.
-func newLive(enricher *enrich.Enricher, engine *detect.Engine, manager *alert.Manager, sink *alertSink,
+func newLive(enricher *enrich.Enricher, engine, flowEngine *detect.Engine, idx *assets.Index, manager *alert.Manager, sink *alertSink,
 	spool *httppush.Spool, tails []*filetail.Follower, m *metrics.Metrics, log *slog.Logger) (*live, error) {
 	l := &live{engine: engine, sink: sink, spool: spool, tails: tails, m: m, log: log,
 		ctx: context.Background(), sources: map[string]float64{}}
 	p, err := pipeline.New(pipeline.Options{
-		Enricher: enricher, Engine: engine, Manager: manager, Sink: sink,
+		Enricher: enricher, Engine: engine, FlowEngine: flowEngine, Assets: idx, Manager: manager, Sink: sink,
+		OnFlowError: func(err error) { log.Debug("skipped flow data", "err", err) },
 		OnRecordError: func(e *azurelog.RecordError) {
 			log.Debug("skipped record", "err", e)
 		},
@@ -123,6 +132,17 @@ func (l *live) process(ctx context.Context, it item) error {
 	}
 	l.ctx = ctx
 	src := it.source()
+	if it.flows != nil {
+		in := l.m.EventsIn.WithLabelValues(src)
+		for i := range it.flows {
+			if err := l.p.AddFlow(&it.flows[i]); err != nil {
+				return err
+			}
+		}
+		in.Add(float64(len(it.flows)))
+		l.sources[src] += float64(len(it.flows))
+		return nil
+	}
 	var (
 		name string
 		r    io.Reader
@@ -257,11 +277,17 @@ func (l *live) commit(ctx context.Context) error {
 	return nil
 }
 
-// snapshot writes the engine's state between batches.
-func (l *live) snapshot(path string) error {
+// snapshot writes the engines' state between batches.
+func (l *live) snapshot(path, flowPath string) error {
 	if err := l.engine.SnapshotFile(path); err != nil {
 		l.m.SnapshotErrors.Inc()
 		return fmt.Errorf("snapshot engine state: %w", err)
+	}
+	if fe := l.p.FlowEngine(); fe != nil {
+		if err := fe.SnapshotFile(flowPath); err != nil {
+			l.m.SnapshotErrors.Inc()
+			return fmt.Errorf("snapshot flow engine state: %w", err)
+		}
 	}
 	l.m.Snapshots.Inc()
 	return nil

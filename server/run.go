@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-security/vigil/event"
+	"github.com/vigil-security/vigil/metrics"
 	"github.com/vigil-security/vigil/source/filetail"
 )
 
@@ -58,6 +60,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				}
 			}
 		})
+	}
+	if s.flows != nil {
+		producers.Go(func() { s.collectFlows(inputs, hard) })
 	}
 	go func() {
 		producers.Wait()
@@ -174,7 +179,7 @@ func (s *Server) runPipeline(ctx context.Context) error {
 				if err := s.live.flush(ctx); err != nil {
 					return errors.Join(err, s.finish(ctx))
 				}
-				if err := s.live.snapshot(s.snapshotPath); err != nil {
+				if err := s.live.snapshot(s.snapshotPath, s.flowSnapshotPath); err != nil {
 					s.log.Error("snapshot", "err", err)
 				}
 			}
@@ -192,7 +197,7 @@ func (s *Server) finish(ctx context.Context) error {
 		// a snapshot now would count it twice.
 		return fmt.Errorf("final flush: %w", err)
 	}
-	if err := s.live.snapshot(s.snapshotPath); err != nil {
+	if err := s.live.snapshot(s.snapshotPath, s.flowSnapshotPath); err != nil {
 		return err
 	}
 	s.log.Info("engine state saved", "path", s.snapshotPath, "watermark", s.engine.Watermark())
@@ -210,6 +215,12 @@ func (s *Server) Close() error {
 		if s.engine != nil {
 			s.engine.Close()
 		}
+		if s.flowEngine != nil {
+			s.flowEngine.Close()
+		}
+		if s.flows != nil {
+			errs = append(errs, s.flows.Close())
+		}
 		if s.enricher != nil {
 			errs = append(errs, s.enricher.Close())
 		}
@@ -221,4 +232,63 @@ func (s *Server) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// flowBatch is how many flows go to the pipeline in one queue item.
+const flowBatch = 1024
+
+// flowFlushEvery bounds how long a flow waits in a partly filled batch.
+const flowFlushEvery = 250 * time.Millisecond
+
+// collectFlows runs the UDP collector until inputs is done, handing flows to
+// the queue in batches. When the pipeline is behind and the queue is full a
+// batch is dropped and counted: a flood degrades by counted drops, never by
+// stalling the socket reader or the other inputs.
+func (s *Server) collectFlows(inputs, hard context.Context) {
+	var (
+		mu    sync.Mutex
+		batch = make([]event.Flow, 0, flowBatch)
+	)
+	send := func() {
+		if len(batch) == 0 {
+			return
+		}
+		select {
+		case s.queue <- item{flows: batch}:
+		case <-hard.Done():
+		default:
+			s.m.Drops.WithLabelValues(sourceFlow, metrics.DropQueueFull).Add(float64(len(batch)))
+		}
+		batch = make([]event.Flow, 0, flowBatch)
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(flowFlushEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				mu.Lock()
+				send()
+				mu.Unlock()
+			}
+		}
+	}()
+	err := s.flows.Run(inputs, func(f *event.Flow) {
+		mu.Lock()
+		batch = append(batch, *f)
+		if len(batch) == flowBatch {
+			send()
+		}
+		mu.Unlock()
+	})
+	close(done)
+	mu.Lock()
+	send()
+	mu.Unlock()
+	if err != nil && inputs.Err() == nil {
+		s.log.Error("flow collector stopped", "err", err)
+	}
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/source/filetail"
 	"github.com/vigil-security/vigil/source/httppush"
+	"github.com/vigil-security/vigil/source/ipfix"
 	"github.com/vigil-security/vigil/store"
 	"golang.org/x/sync/semaphore"
 )
@@ -89,18 +90,23 @@ type Server struct {
 	m        *metrics.Metrics
 	enricher *enrich.Enricher
 	engine   *detect.Engine
-	manager  *alert.Manager
-	spool    *httppush.Spool
-	tails    []*filetail.Follower
-	live     *live
-	queue    chan item
+	// flowEngine runs the network detections on flows from the UDP
+	// collector, with its own event time.
+	flowEngine *detect.Engine
+	flows      *ipfix.Listener // nil when server.flows.listen is empty
+	manager    *alert.Manager
+	spool      *httppush.Spool
+	tails      []*filetail.Follower
+	live       *live
+	queue      chan item
 	// readAhead bounds the bytes of spooled bodies in the queue.
 	readAhead *semaphore.Weighted
 	handler   http.Handler
 
-	snapshotPath string
-	lateness     time.Duration
-	tick         time.Duration // how often the pipeline checks the clock
+	snapshotPath     string
+	flowSnapshotPath string
+	lateness         time.Duration
+	tick             time.Duration // how often the pipeline checks the clock
 
 	closeOnce sync.Once
 }
@@ -162,6 +168,24 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("restore engine state: %w (move the file away to start with empty detector state)", err)
 	}
 	s.log.Info("engine state restored", "keys", rs.Keys, "unknownDetectorKeys", rs.Unknown, "watermark", s.engine.Watermark())
+	idx, err := pipeline.OpenAssets(cfg.Intel.Assets)
+	if err != nil {
+		return nil, err
+	}
+	s.flowEngine = detect.New(pipeline.NetworkDetectors(cfg, idx, s.enricher),
+		detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness})
+	s.flowSnapshotPath = filepath.Join(s.dataDir, "state", "flows.snapshot")
+	if _, err := s.flowEngine.RestoreFile(s.flowSnapshotPath); err != nil {
+		return nil, fmt.Errorf("restore flow engine state: %w (move the file away to start with empty detector state)", err)
+	}
+	if cfg.Server.Flows.Listen != "" {
+		if s.flows, err = ipfix.Listen(ipfix.ListenerOptions{Addr: cfg.Server.Flows.Listen, ReadBuffer: cfg.Server.Flows.ReadBuffer,
+			OnError: func(err error) { s.log.Debug("flow datagram", "err", err) }}); err != nil {
+			return nil, fmt.Errorf("flow collector: %w", err)
+		}
+		s.m.Registry.MustRegister(s.flows)
+		s.m.Source(sourceFlow)
+	}
 	s.manager = alert.NewManager(alert.ManagerOptions{
 		AggregationWindow: cfg.Alerts.AggregationWindow,
 		EvidenceCap:       cfg.Alerts.EvidenceCap,
@@ -199,7 +223,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	s.queue = make(chan item, cfg.Server.QueueSize)
 	s.readAhead = semaphore.NewWeighted(readAheadBytes)
-	if s.live, err = newLive(s.enricher, s.engine, s.manager, newAlertSink(s.st, s.sil, &s.cfg.Directory, s.m, s.now),
+	if s.live, err = newLive(s.enricher, s.engine, s.flowEngine, idx, s.manager, newAlertSink(s.st, s.sil, &s.cfg.Directory, s.m, s.now),
 		s.spool, s.tails, s.m, s.log); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,8 @@ type commonFlags struct {
 	geoip      listFlag
 	tor        listFlag
 	blocklist  listFlag
+	assets     listFlag
+	pools      listFlag
 }
 
 // register adds the shared flags to fs.
@@ -24,6 +26,8 @@ func (c *commonFlags) register(fs *flag.FlagSet, configHelp string) {
 	fs.IntVar(&c.workers, "workers", -1, "detection shards (default: the config's, else one per CPU)")
 	fs.Var(&c.geoip, "geoip", "MaxMind-format mmdb file (city or ASN); repeatable")
 	fs.Var(&c.tor, "tor", "Tor exit-node list, one address a line; repeatable")
+	fs.Var(&c.assets, "assets", "inventory CSV (ip,resource_id,subscription_id,valid_from,valid_to) of which resource held which address when; network alerts fire only for ours; repeatable")
+	fs.Var(&c.pools, "mining-pools", "list of crypto-mining pool addresses (the CryptoMining detection); repeatable")
 	fs.Var(&c.blocklist, "blocklist", "[CATEGORY=]FILE: addresses or CIDRs (plain or ipsum format) of a category (malicious, c2, proxy, tor, mining-pool; default malicious); repeatable")
 }
 
@@ -48,6 +52,10 @@ func (c *commonFlags) load() (config.Config, error) {
 			return cfg, usageError{fmt.Errorf("--blocklist: %w", err)}
 		}
 		cfg.Intel.Blocklists = append(cfg.Intel.Blocklists, config.Blocklist{Path: b.Path, Category: b.Category, Source: b.Name})
+	}
+	cfg.Intel.Assets = append(cfg.Intel.Assets, c.assets...)
+	for _, p := range c.pools {
+		cfg.Intel.Blocklists = append(cfg.Intel.Blocklists, config.Blocklist{Path: p, Category: "mining-pool"})
 	}
 	return cfg, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,31 +85,36 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	p, closeAll, err := pipeline.FromConfig(cfg, out, func(e *azurelog.RecordError) {
 		fmt.Fprintf(stderr, "vigil detect: skipped record: %v\n", e)
+	}, func(e error) {
+		fmt.Fprintf(stderr, "vigil detect: skipped flow data: %v\n", e)
 	})
 	if err != nil {
 		return err
 	}
 	defer closeAll()
 
-	snapshot := ""
+	snapshot, flowSnapshot := "", ""
 	if f.state != "" {
 		snapshot = filepath.Join(f.state, "engine.snapshot")
+		flowSnapshot = filepath.Join(f.state, "flows.snapshot")
 		st, err := p.Engine().RestoreFile(snapshot)
 		if err != nil {
 			return err
 		}
-		if st.Keys > 0 {
-			fmt.Fprintf(stderr, "vigil detect: restored state of %d keys from %s\n", st.Keys, snapshot)
+		fst, err := p.FlowEngine().RestoreFile(flowSnapshot)
+		if err != nil {
+			return err
+		}
+		if n := st.Keys + fst.Keys; n > 0 {
+			fmt.Fprintf(stderr, "vigil detect: restored state of %d keys from %s\n", n, f.state)
 		}
 	}
 
 	started := time.Now()
 	stopProgress := startProgress(stderr, f.progress, &p.Counters, started)
-	for _, name := range fs.Args() {
-		if err := readInput(ctx, p, name, stdin); err != nil {
-			stopProgress()
-			return err
-		}
+	if err := readInputs(ctx, p, fs.Args(), stdin); err != nil {
+		stopProgress()
+		return err
 	}
 	if snapshot != "" {
 		// Saved before Finish closes every window, so the next run goes on
@@ -120,6 +124,10 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 		if err := p.Engine().SnapshotFile(snapshot); err != nil {
+			stopProgress()
+			return err
+		}
+		if err := p.FlowEngine().SnapshotFile(flowSnapshot); err != nil {
 			stopProgress()
 			return err
 		}
@@ -133,27 +141,11 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	d := time.Since(started)
+	read := p.Counters.Records.Load() + p.Counters.Flows.Load()
 	fmt.Fprintf(stderr, "vigil detect: %d records read, %d skipped, %d alerts (%d repeats merged) in %s (%.0f records/s)\n",
-		p.Counters.Records.Load(), p.Counters.Skipped.Load(), p.Counters.Alerts.Load(), p.Counters.Updates.Load(),
-		d.Round(time.Millisecond), float64(p.Counters.Records.Load())/d.Seconds())
+		read, p.Counters.Skipped.Load(), p.Counters.Alerts.Load(), p.Counters.Updates.Load(),
+		d.Round(time.Millisecond), float64(read)/d.Seconds())
 	return nil
-}
-
-// readInput opens one named input ("-" is stdin) and runs it through p.
-func readInput(ctx context.Context, p *pipeline.Pipeline, name string, stdin io.Reader) error {
-	if name == "-" {
-		return p.ReadAzure(ctx, stdin, "-")
-	}
-	file, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	err = p.ReadAzure(ctx, file, name)
-	if errors.Is(err, gzip.ErrHeader) {
-		return fmt.Errorf("%s: not a gzip file: %w", name, err)
-	}
-	return err
 }
 
 // startProgress prints a progress line every interval until the returned

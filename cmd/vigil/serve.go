@@ -24,6 +24,7 @@ type serveFlags struct {
 	data      string
 	logLevel  string
 	logFormat string
+	flows     string
 }
 
 func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
@@ -33,6 +34,7 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
 	f.register(fs, "YAML configuration file (server, inputs, thresholds, intel, directory)")
 	fs.StringVar(&f.listen, "listen", "", "address of the API, dashboard, push endpoint, /metrics and /healthz (default: the config's, else "+config.DefaultListen+")")
 	fs.StringVar(&f.data, "data", "", "data directory: SQLite file, push spool, saved state (default: the config's, else ./"+config.DefaultDataDir+")")
+	fs.StringVar(&f.flows, "flows", "", "UDP address of the NetFlow v5/v9/IPFIX collector, e.g. :4739 (default: the config's server.flows.listen, else off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.Usage = func() {
@@ -63,6 +65,9 @@ Flags:`)
 	}
 	if f.data != "" {
 		cfg.Server.DataDir = f.data
+	}
+	if f.flows != "" {
+		cfg.Server.Flows.Listen = f.flows
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}

@@ -115,8 +115,7 @@
 // attackerIp, window, threshold and expected. Network_CommunicationWithC2
 // adds victimIp (ours), remoteIp, port, protocol and flows. CryptoMining adds
 // Partner Center's VM_IP and MiningPool_IP (JSON arrays of addresses, as
-// Partner Center's additionalDetails hold them) and ConnectionCount, the same
-// as vmIp, miningPoolIp (", "-separated) and connectionCount for the
-// description templates, port, window, and trigger ("pool list", or
+// Partner Center's additionalDetails hold them) and ConnectionCount, which
+// the description templates use too, port, window, and trigger ("pool list", or
 // "stratum port" with severity medium instead of the catalogue's high).
 package network

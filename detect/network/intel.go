@@ -338,7 +338,6 @@ func (sh *intelShard) miningCandidate(st *intelState, first, last int64, summary
 	mp, _ := json.Marshal(pools)
 	n := strconv.Itoa(c.Count)
 	c.Details["VM_IP"], c.Details["MiningPool_IP"], c.Details["ConnectionCount"] = string(vm), string(mp), n
-	c.Details["vmIp"], c.Details["miningPoolIp"], c.Details["connectionCount"] = st.Addr.String(), strings.Join(pools, ", "), n
 	c.Details["port"] = strings.Join(ports, ", ")
 	c.Details["window"] = formatDuration(e.cfg.CryptoMining.Window)
 	if listed {
