@@ -85,6 +85,11 @@ func TestStateMemory(t *testing.T) {
 	runtime.KeepAlive(states)
 	runtime.KeepAlive(ts)
 
+	tables := 0
+	for _, st := range states {
+		tables += st.Seen.Users.Bytes() + st.Seen.Apps.Bytes()
+	}
+	t.Logf("seen tables: %.1f MB", float64(tables)/1e6)
 	pairs := float64(principals) * float64(perPrincipal)
 	vaultBytes, tenantBytes := afterVaults-before, afterTenant-afterVaults
 	total := vaultBytes + tenantBytes

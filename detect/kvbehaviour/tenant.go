@@ -1,6 +1,7 @@
 package kvbehaviour
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -95,9 +96,11 @@ type peerDays struct {
 
 // principal is one caller's history.
 type principal struct {
-	User  bool      `json:"user,omitempty"`
-	First time.Time `json:"first"`
-	Last  time.Time `json:"last"`
+	User bool `json:"user,omitempty"`
+	// First and Last are the principal's first and latest record, Unix
+	// seconds.
+	First int64 `json:"first"`
+	Last  int64 `json:"last"`
 	// Ops are the operations performed within the look-back.
 	Ops       []opUse   `json:"ops,omitempty"`
 	Countries []country `json:"countries,omitempty"`
@@ -114,8 +117,8 @@ type principal struct {
 	Hist []uint16 `json:"hist"`
 	// Fired is the day's vault count when KV_AccountVolumeAnomaly fired
 	// (0: it did not), FiredAt the number of touches then.
-	Fired   int `json:"fired,omitempty"`
-	FiredAt int `json:"firedAt,omitempty"`
+	Fired   int32 `json:"fired,omitempty"`
+	FiredAt int32 `json:"firedAt,omitempty"`
 	// NewCountries are the day's countries the principal, past its
 	// learning period, had not called from before.
 	NewCountries []string        `json:"newCountries,omitempty"`
@@ -160,11 +163,10 @@ func (d *tenantDetector) Release(key string, ts *tenantState, r *azops.Rec, emit
 		}
 		ts.last, ts.lastKey = p, pk
 	}
-	if t.After(p.Last) {
-		p.Last = t
-	}
+	sec := t.Unix()
+	p.Last = max(p.Last, sec)
 	d.rollPrincipal(ts, pk, p, day, emit)
-	learned := !t.Before(p.First.Add(d.s.Learning))
+	learned := sec-p.First >= int64(d.s.Learning/time.Second)
 	if cc := p.observeCountry(r.Geo.Country, day, learned); cc != "" {
 		p.NewCountries = addCountry(p.NewCountries, cc)
 	}
@@ -189,7 +191,8 @@ func (d *tenantDetector) addPrincipal(ts *tenantState, pk string, r *azops.Rec, 
 	if len(ts.Principals) >= d.s.MaxPrincipals {
 		d.evict(ts, max(1, d.s.MaxPrincipals/16), emit)
 	}
-	p := &principal{User: isUser(&r.Caller), First: r.Time, Last: r.Time, Day: dayOf(r.Time), Hist: make([]uint16, d.ring())}
+	sec := r.Time.Unix()
+	p := &principal{User: isUser(&r.Caller), First: sec, Last: sec, Day: dayOf(r.Time), Hist: make([]uint16, d.ring())}
 	ts.Principals[pk] = p
 	return p
 }
@@ -202,7 +205,7 @@ func (d *tenantDetector) evict(ts *tenantState, k int, emit detect.Emitter) {
 		keys = append(keys, pk)
 	}
 	slices.SortFunc(keys, func(a, b string) int {
-		if c := ts.Principals[a].Last.Compare(ts.Principals[b].Last); c != 0 {
+		if c := cmp.Compare(ts.Principals[a].Last, ts.Principals[b].Last); c != 0 {
 			return c
 		}
 		if a < b {
@@ -260,6 +263,9 @@ func (d *tenantDetector) rollPrincipal(ts *tenantState, pk string, p *principal,
 	p.NewCountries = p.NewCountries[:0]
 	p.Day = day
 }
+
+// first is the principal's first record's time.
+func (p *principal) first() time.Time { return time.Unix(p.First, 0).UTC() }
 
 // observeCountry learns the principal's country and reports it when the
 // principal, past its learning period, had not called from it before.
@@ -336,7 +342,7 @@ func (d *tenantDetector) sweep(ts *tenantState, wm time.Time, emit detect.Emitte
 	for _, pk := range keys {
 		p := ts.Principals[pk]
 		d.rollPrincipal(ts, pk, p, day, emit)
-		if wm.Sub(p.Last) > d.s.LookBack && len(p.Groups) == 0 {
+		if wm.Unix()-p.Last > int64(d.s.LookBack/time.Second) && len(p.Groups) == 0 {
 			delete(ts.Principals, pk)
 			ts.last = nil
 			continue
@@ -400,7 +406,7 @@ func (d *tenantDetector) checkPrincipal(p *principal) error {
 		len(p.Touches) > maxRestored {
 		return errors.New("lists too long")
 	}
-	if p.Fired < 0 || p.FiredAt < 0 || p.FiredAt > len(p.Touches) {
+	if p.Fired < 0 || p.FiredAt < 0 || int(p.FiredAt) > len(p.Touches) || p.Last < p.First {
 		return errors.New("account volume marks out of range")
 	}
 	for _, g := range p.Groups {

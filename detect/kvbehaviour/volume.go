@@ -93,6 +93,11 @@ func (vs *volumeState) extra(c *hourCaller) *hourExtra {
 	return c.Extra
 }
 
+// keptCallers is how many callers' slots a vault keeps from one hour to
+// the next: a busier hour's are let go (two allocations an hour), so a
+// vault with many callers holds kilobytes, not the room of its busiest hour.
+const keptCallers = 64
+
 // maxSpare is how many extra parts a vault keeps for the next hours'
 // busy callers.
 const maxSpare = 8
@@ -219,6 +224,9 @@ func (d *vaultDetector) closeHour(key string, vs *volumeState, next int64, emit 
 			c.Key, c.Extra = "", nil
 		}
 		vs.Callers = vs.Callers[:0]
+		if cap(vs.Callers) > keptCallers { // an hour of many callers: let its room go
+			vs.Callers, vs.index = make([]hourCaller, 0, keptCallers), nil
+		}
 	}
 	if next-h >= n {
 		clear(vs.Counts)
