@@ -323,7 +323,7 @@ func (c *Config) Validate() error {
 	for _, sec := range []struct {
 		name string
 		v    interface{ Validate() error }
-	}{{"keyvault", &c.KeyVault}, {"arm", &c.ARM}, {"network", &c.Network}} {
+	}{{"keyvault", &c.KeyVault}, {"keyvaultBehaviour", &c.KVBehaviour}, {"arm", &c.ARM}, {"network", &c.Network}} {
 		if err := sec.v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", sec.name, err))
 		}

@@ -18,7 +18,7 @@ import (
 // observeVault counts the record's vault among the principal's vaults of
 // the day and raises KV_AccountVolumeAnomaly when the count passes what
 // the principal's history and its peers' make usual.
-func (d *tenantDetector) observeVault(key string, ts *tenantState, pk string, p *principal, r *azops.Rec, learned bool, emit detect.Emitter) {
+func (d *tenantDetector) observeVault(ts *tenantState, pk string, p *principal, r *azops.Rec, learned bool, emit detect.Emitter) {
 	if r.ResourceID == p.lastVault {
 		return
 	}
@@ -32,7 +32,7 @@ func (d *tenantDetector) observeVault(key string, ts *tenantState, pk string, p 
 	}
 	// The principal touched a vault it had not touched today.
 	row := ts.Peers[peerIndex(p)].Rows[mod(p.Day, int64(len(ts.Peers[0].Rows)))]
-	if before > 0 {
+	if before > 0 && row[bin(before)] > 0 { // (a restored ring may have started over)
 		row[bin(before)]--
 	}
 	row[bin(after)]++

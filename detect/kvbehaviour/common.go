@@ -37,13 +37,15 @@ func hourOf(t time.Time) int64 {
 	return h
 }
 
-func dayOf(t time.Time) int64 {
-	h := hourOf(t)
-	d := h / 24
-	if h%24 < 0 {
-		d--
+func dayOf(t time.Time) int64 { return floorDiv(hourOf(t), 24) }
+
+// floorDiv is a/n rounded down (n > 0).
+func floorDiv(a, n int64) int64 {
+	q := a / n
+	if a%n < 0 {
+		q--
 	}
-	return d
+	return q
 }
 
 // Hours and days of the years 1 to 9999, the times RFC 3339 can write: a

@@ -56,12 +56,16 @@
 // them, and every key's state is snapshotted as JSON (the seen tables as
 // baseline's compact binary) so a restart keeps what was learnt.
 //
-// Memory is bounded per key: a vault keeps about 10 bytes per known
+// Memory is bounded per key: a vault keeps 9 to 10 bytes per known
 // user-application pair and application (baseline.CompactSeenSet, at most
-// 2^20 each), HistoryDays x 24 hourly counts, its busiest 64 callers' peaks
-// and its open windows; a tenant keeps at most MaxPrincipals principals,
-// each with its operations (at most 128), countries (8), today's vaults and
-// a daily history. TestStateMemory measures it.
+// 2^20 each), HistoryDays x 24 hourly counts, its busiest 64 callers' peaks,
+// the hour's callers (80 bytes each, at most 512) and its open windows,
+// about 15 KB besides the pairs; a tenant keeps at most MaxPrincipals
+// principals of about 1 KB each (operations, at most 128; countries, 8;
+// the day's vaults and their first access; a daily history). Measured by
+// TestStateMemory (Go 1.26, amd64): 100,000 principals on 1,000 vaults take
+// 0.11 GiB when each used 10 vaults, 0.95 GiB when each used every vault
+// (100 million pairs).
 //
 // # Candidates
 //

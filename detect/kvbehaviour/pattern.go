@@ -33,7 +33,7 @@ type patternGroup struct {
 
 // observeOps learns the record's operation and scores it when the
 // principal had not performed it within the look-back.
-func (d *tenantDetector) observeOps(key string, ts *tenantState, pk string, p *principal, r *azops.Rec, newCC string, learned bool, emit detect.Emitter) {
+func (d *tenantDetector) observeOps(ts *tenantState, pk string, p *principal, r *azops.Rec, newCC string, learned bool, emit detect.Emitter) {
 	if len(p.Groups) > 0 {
 		d.closeGroups(ts, pk, p, r.Time, emit)
 	}

@@ -121,13 +121,13 @@ func (d *vaultDetector) newSeen(t time.Time) *seenState {
 // observe learns one record and raises the candidates it makes. It
 // returns the record's country when the vault, past its learning period,
 // had not been reached from it before.
-func (d *vaultDetector) observe(key string, ss *seenState, r *azops.Rec, emit detect.Emitter) string {
+func (d *vaultDetector) observe(ss *seenState, r *azops.Rec, emit detect.Emitter) string {
 	t := r.Time
 	if t.After(ss.Last) {
 		ss.Last = t
 	}
 	if len(ss.Groups) > 0 {
-		d.closeGroups(key, ss, t, emit)
+		d.closeGroups(ss, t, emit)
 	}
 	pk, app := r.PrincipalKey(), r.Caller.AppID
 	var g *seenGroup
@@ -163,7 +163,7 @@ func (d *vaultDetector) observe(key string, ss *seenState, r *azops.Rec, emit de
 	learned := !t.Before(ss.First.Add(d.s.Learning))
 	if isUser(&r.Caller) {
 		if fresh := ss.Users.Observe(baseline.HashPair(pk, app), t); fresh && learned && g == nil {
-			d.newPair(key, ss, r, pk, app, cc, emit)
+			d.newPair(ss, r, pk, app, cc, emit)
 		}
 		if app != "" {
 			ss.Clients.Observe(app, t)
@@ -173,7 +173,7 @@ func (d *vaultDetector) observe(key string, ss *seenState, r *azops.Rec, emit de
 	ak := appKey(pk, app)
 	if fresh := ss.Apps.Observe(baseline.HashString(ak), t); fresh && learned && g == nil && d.s.AppAnomaly.Enabled &&
 		!ss.granted(r.Caller.ObjectID) {
-		d.open(key, ss, TypeAppAnomaly, ak, nil, r, cc, emit)
+		d.open(ss, TypeAppAnomaly, ak, nil, r, cc, emit)
 	}
 	return cc
 }
@@ -182,7 +182,7 @@ func (d *vaultDetector) observe(key string, ss *seenState, r *azops.Rec, emit de
 // means: a user the vault does not know (KV_UserAnomaly, unless an access
 // policy granted the user access), or a known user through an application
 // the vault knows from others (KV_UserAppAnomaly).
-func (d *vaultDetector) newPair(key string, ss *seenState, r *azops.Rec, pk, app, cc string, emit detect.Emitter) {
+func (d *vaultDetector) newPair(ss *seenState, r *azops.Rec, pk, app, cc string, emit detect.Emitter) {
 	var usual []string
 	for _, a := range ss.Clients.Keys() { // a rare path: a new pair
 		if a != app && has(ss.Users, baseline.HashPair(pk, a)) {
@@ -194,7 +194,7 @@ func (d *vaultDetector) newPair(key string, ss *seenState, r *azops.Rec, pk, app
 	}
 	if len(usual) == 0 {
 		if d.s.UserAnomaly.Enabled && !ss.granted(r.Caller.ObjectID) {
-			d.open(key, ss, TypeUserAnomaly, pk, nil, r, cc, emit)
+			d.open(ss, TypeUserAnomaly, pk, nil, r, cc, emit)
 		}
 		return
 	}
@@ -204,7 +204,7 @@ func (d *vaultDetector) newPair(key string, ss *seenState, r *azops.Rec, pk, app
 	// at will; the pair is learnt without an alert.
 	if d.s.UserAppAnomaly.Enabled && app != "" && !management(r.Operation) &&
 		(ss.clientKnown(app) || has(ss.Apps, baseline.HashString(app))) {
-		d.open(key, ss, TypeUserAppAnomaly, pk, usual, r, cc, emit)
+		d.open(ss, TypeUserAppAnomaly, pk, usual, r, cc, emit)
 	}
 }
 
@@ -238,7 +238,7 @@ func (ss *seenState) pushFailed(r *azops.Rec) {
 
 // open raises the first candidate for a new caller, with its refused
 // attempts of the last Window as evidence, and opens its window.
-func (d *vaultDetector) open(key string, ss *seenState, typ, who string, usual []string, r *azops.Rec, cc string, emit detect.Emitter) {
+func (d *vaultDetector) open(ss *seenState, typ, who string, usual []string, r *azops.Rec, cc string, emit detect.Emitter) {
 	pk, app := r.PrincipalKey(), r.Caller.AppID
 	g := &seenGroup{Type: typ, Principal: pk, Start: r.Time, Known: ss.Users.Len() + ss.Apps.Len() - 1, UsualApps: usual}
 	switch typ {
@@ -258,9 +258,9 @@ func (d *vaultDetector) open(key string, ss *seenState, typ, who string, usual [
 	acc.Add(r, d.s.MaxEvidence)
 	g.Ops = slices.Clone(acc.Ops)
 	g.Countries = addCountry(nil, cc)
-	emit.Emit(d.seenCandidate(key, ss, g, &acc))
+	emit.Emit(d.seenCandidate(ss, g, &acc))
 	if len(ss.Groups) >= maxGroups {
-		d.closeGroup(key, ss, 0, emit)
+		d.closeGroup(ss, 0, emit)
 	}
 	ss.Groups = append(ss.Groups, g)
 }
@@ -275,10 +275,10 @@ func (g *seenGroup) add(r *azops.Rec, maxEvidence int, newCountry string) {
 }
 
 // closeGroups closes the windows that ended at or before now.
-func (d *vaultDetector) closeGroups(key string, ss *seenState, now time.Time, emit detect.Emitter) {
+func (d *vaultDetector) closeGroups(ss *seenState, now time.Time, emit detect.Emitter) {
 	for i := 0; i < len(ss.Groups); {
 		if !now.Before(ss.Groups[i].Start.Add(d.s.Window)) {
-			d.closeGroup(key, ss, i, emit)
+			d.closeGroup(ss, i, emit)
 			continue
 		}
 		i++
@@ -286,16 +286,16 @@ func (d *vaultDetector) closeGroups(key string, ss *seenState, now time.Time, em
 }
 
 // closeGroup emits window i's summary, if it has one, and removes it.
-func (d *vaultDetector) closeGroup(key string, ss *seenState, i int, emit detect.Emitter) {
+func (d *vaultDetector) closeGroup(ss *seenState, i int, emit detect.Emitter) {
 	g := ss.Groups[i]
 	if g.Summary.Count > 0 {
-		emit.Emit(d.seenCandidate(key, ss, g, &g.Summary))
+		emit.Emit(d.seenCandidate(ss, g, &g.Summary))
 	}
 	ss.Groups = slices.Delete(ss.Groups, i, i+1)
 }
 
 // seenCandidate builds a candidate of the group's type from acc.
-func (d *vaultDetector) seenCandidate(key string, ss *seenState, g *seenGroup, acc *azops.Acc) alert.Candidate {
+func (d *vaultDetector) seenCandidate(ss *seenState, g *seenGroup, acc *azops.Acc) alert.Candidate {
 	c := acc.Candidate(g.Type, "related")
 	r := &acc.Recs[0]
 	switch g.Type {
@@ -326,8 +326,8 @@ func (d *vaultDetector) seenCandidate(key string, ss *seenState, g *seenGroup, a
 // tickSeen closes the windows the watermark has passed and, once a day,
 // forgets the callers, clients and countries not seen within LookBack. It
 // reports whether the vault holds nothing any more.
-func (d *vaultDetector) tickSeen(key string, ss *seenState, wm time.Time, emit detect.Emitter) bool {
-	d.closeGroups(key, ss, wm, emit)
+func (d *vaultDetector) tickSeen(ss *seenState, wm time.Time, emit detect.Emitter) bool {
+	d.closeGroups(ss, wm, emit)
 	if wm.Before(ss.NextExpire) {
 		return false
 	}

@@ -7,6 +7,8 @@
 //
 //	vigil simulate --days 21 --seed 1 -o estate.jsonl --labels labels.jsonl --activity /dev/null
 //	VIGIL_KVB_ESTATE=estate.jsonl VIGIL_KVB_LABELS=labels.jsonl go test -run TestSimulatedEstate -v ./detect/kvbehaviour
+//
+// VIGIL_KVB_VERBOSE=1 also lists every alert with its description.
 package kvbehaviour
 
 import (

@@ -175,10 +175,10 @@ func (d *tenantDetector) Release(key string, ts *tenantState, r *azops.Rec, emit
 		newCC = cc
 	}
 	if d.pattern {
-		d.observeOps(key, ts, pk, p, r, newCC, learned, emit)
+		d.observeOps(ts, pk, p, r, newCC, learned, emit)
 	}
 	if d.account {
-		d.observeVault(key, ts, pk, p, r, learned, emit)
+		d.observeVault(ts, pk, p, r, learned, emit)
 	}
 }
 

@@ -67,13 +67,13 @@ func (d *vaultDetector) Release(key string, s *vaultState, r *azops.Rec, emit de
 		if s.Seen == nil {
 			s.Seen = d.newSeen(r.Time)
 		}
-		newCountry = d.observe(key, s.Seen, r, emit)
+		newCountry = d.observe(s.Seen, r, emit)
 	}
 	if d.volOn {
 		if s.Volume == nil {
 			s.Volume = d.newVolume()
 		}
-		d.countVolume(key, s.Volume, r, newCountry, emit)
+		d.countVolume(s.Volume, r, newCountry, emit)
 	}
 }
 
@@ -83,14 +83,14 @@ func (d *vaultDetector) Release(key string, s *vaultState, r *azops.Rec, emit de
 func (d *vaultDetector) Tick(key string, s *vaultState, watermark time.Time, emit detect.Emitter) bool {
 	idle := true
 	if s.Volume != nil {
-		if d.tickVolume(key, s.Volume, watermark, emit) {
+		if d.tickVolume(s.Volume, watermark, emit) {
 			s.Volume = nil
 		} else {
 			idle = false
 		}
 	}
 	if s.Seen != nil {
-		if d.tickSeen(key, s.Seen, watermark, emit) {
+		if d.tickSeen(s.Seen, watermark, emit) {
 			s.Seen = nil
 		} else {
 			idle = false

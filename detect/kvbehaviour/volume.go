@@ -120,14 +120,14 @@ func (d *vaultDetector) newVolume() *volumeState {
 }
 
 // countVolume counts one record in its hour.
-func (d *vaultDetector) countVolume(key string, vs *volumeState, r *azops.Rec, newCountry string, emit detect.Emitter) {
+func (d *vaultDetector) countVolume(vs *volumeState, r *azops.Rec, newCountry string, emit detect.Emitter) {
 	h := hourOf(r.Time)
 	n := int64(len(vs.Counts))
 	switch {
 	case vs.First < 0:
 		vs.First, vs.Hour, vs.Active = h, h, h
 	case h > vs.Hour:
-		d.closeHour(key, vs, h, emit)
+		d.closeHour(vs, h, emit)
 	case h < vs.Hour: // older than the hour being counted (an overflowing buffer)
 		if vs.Hour-h < n && h >= vs.First {
 			vs.Counts[mod(h, n)] = sat(vs.Counts[mod(h, n)])
@@ -196,22 +196,22 @@ func sat(x uint32) uint32 {
 
 // tickVolume closes the hour once the watermark has passed it, and reports
 // whether the vault's history holds nothing any more.
-func (d *vaultDetector) tickVolume(key string, vs *volumeState, wm time.Time, emit detect.Emitter) bool {
+func (d *vaultDetector) tickVolume(vs *volumeState, wm time.Time, emit detect.Emitter) bool {
 	if vs.First < 0 {
 		return true
 	}
 	if h := hourOf(wm); h > vs.Hour {
-		d.closeHour(key, vs, h, emit)
+		d.closeHour(vs, h, emit)
 	}
 	return vs.Hour-vs.Active >= int64(len(vs.Counts)) && len(vs.Callers) == 0
 }
 
 // closeHour judges the hour being counted, learns its callers' counts and
 // moves on to hour next, clearing the hours in between.
-func (d *vaultDetector) closeHour(key string, vs *volumeState, next int64, emit detect.Emitter) {
+func (d *vaultDetector) closeHour(vs *volumeState, next int64, emit detect.Emitter) {
 	h, n := vs.Hour, int64(len(vs.Counts))
 	if len(vs.Callers) > 0 {
-		d.judgeHour(key, vs, h, emit)
+		d.judgeHour(vs, h, emit)
 		d.learnPeaks(vs, h)
 		clear(vs.index)
 		for i := range vs.Callers {
@@ -291,7 +291,7 @@ func (b hourBaseline) upper() float64 {
 
 // judgeHour raises a candidate for every caller of hour h that made the
 // vault's hour far busier than usual (see OperationVolume).
-func (d *vaultDetector) judgeHour(key string, vs *volumeState, h int64, emit detect.Emitter) {
+func (d *vaultDetector) judgeHour(vs *volumeState, h int64, emit detect.Emitter) {
 	cfg := &d.s.OperationVolume
 	learn := int64(d.s.Learning / time.Hour)
 	if h-vs.First < learn {
@@ -315,11 +315,11 @@ func (d *vaultDetector) judgeHour(key string, vs *volumeState, h int64, emit det
 		if int(c.Count) < cfg.MinCount || 2*count < total-b.median || c.Extra == nil || c.Extra.Evidence.Count == 0 {
 			continue
 		}
-		own := vs.peakOf(baseline.HashString(c.Key), h/24-int64(d.s.HistoryDays))
+		own := vs.peakOf(baseline.HashString(c.Key), floorDiv(h, 24)-int64(d.s.HistoryDays))
 		if count < cfg.PeakRatio*float64(own) {
 			continue
 		}
-		emit.Emit(d.volumeCandidate(key, vs, c, h, total, b, own))
+		emit.Emit(d.volumeCandidate(vs, c, h, total, b, own))
 	}
 }
 
@@ -340,7 +340,7 @@ func (vs *volumeState) peakOf(hk uint64, oldest int64) uint32 {
 // learnPeaks folds the callers of hour h into Peaks and Floor, and drops
 // the peaks older than the history.
 func (d *vaultDetector) learnPeaks(vs *volumeState, h int64) {
-	day := h / 24
+	day := floorDiv(h, 24)
 	oldest := day - int64(d.s.HistoryDays)
 	vs.Peaks = slices.DeleteFunc(vs.Peaks, func(p peak) bool { return p.Day <= oldest })
 	if vs.Floor.Day <= oldest {
@@ -375,7 +375,7 @@ func (d *vaultDetector) learnPeaks(vs *volumeState, h int64) {
 }
 
 // volumeCandidate builds the candidate for caller c of hour h.
-func (d *vaultDetector) volumeCandidate(key string, vs *volumeState, c *hourCaller, h int64, total float64, b hourBaseline, own uint32) alert.Candidate {
+func (d *vaultDetector) volumeCandidate(vs *volumeState, c *hourCaller, h int64, total float64, b hourBaseline, own uint32) alert.Candidate {
 	x := c.Extra
 	cand := x.Evidence.Candidate(TypeOperationVolumeAnomaly, "related")
 	// The evidence is a sample; the counts and times are the hour's.
