@@ -65,7 +65,7 @@ var (
 	// flowFlags need --flows; keyVaultFlags are estate flags flow mode
 	// does not take.
 	flowFlags     = []string{"udp", "speed", "pps", "sampling", "assets-out", "mining-pools-out", "c2-out"}
-	keyVaultFlags = []string{"format", "activity", "evaluate", "config", "workers", "geoip", "tor", "blocklist"}
+	keyVaultFlags = []string{"format", "activity"}
 )
 
 func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -126,6 +126,9 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("--%s is not for --flows", firstSet(set, keyVaultFlags))}
 		}
 		fl.out, fl.labels, fl.outSet = *out, *labels, set["o"]
+		if *evaluateRun {
+			fl.evaluate = &intel
+		}
 		var t0 time.Time
 		if *start != "" {
 			var err error
@@ -259,6 +262,9 @@ type flowArgs struct {
 	speed                  float64
 	pps                    int
 	sampling               uint
+	// evaluate, when set, runs the network detections over the estate
+	// (with these flags' configuration) instead of writing it.
+	evaluate *commonFlags
 }
 
 // runSimulateFlows writes (or sends) the flow estate's traffic and its
@@ -289,6 +295,20 @@ func runSimulateFlows(fl *flowArgs, opts simulate.FlowEstateOptions, stdout, std
 	e, err := simulate.NewFlowEstate(opts)
 	if err != nil {
 		return usageError{errors.New(strings.TrimPrefix(err.Error(), "simulate: "))}
+	}
+	if fl.evaluate != nil {
+		cfg, err := fl.evaluate.load()
+		if err != nil {
+			return err
+		}
+		if err := cfg.Validate(); err != nil {
+			return usageError{err}
+		}
+		rep, err := evaluate.RunFlows(context.Background(), e, cfg)
+		if err != nil {
+			return err
+		}
+		return rep.WriteTable(stdout)
 	}
 	began := time.Now()
 	var st simulate.FlowStats

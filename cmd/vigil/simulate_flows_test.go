@@ -135,3 +135,19 @@ func firstLine(s string) string {
 	sc.Scan()
 	return sc.Text()
 }
+
+// TestSimulateFlowsEvaluate: --evaluate with --flows runs the network
+// detections over the simulated network estate and prints the table.
+func TestSimulateFlowsEvaluate(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"simulate", "--flows", "ipfix", "--evaluate", "--days", "10", "--learning-days", "3"}, nil, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"ALERT TYPE", "SSH_Incoming_BF_OneToOne", "CryptoMining", "resource-days"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
