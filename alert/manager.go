@@ -145,6 +145,10 @@ func (m *Manager) Add(c Candidate) (a *Alert, created bool, err error) {
 	if c.Severity != "" && c.Severity.Rank() < 0 {
 		return nil, false, fmt.Errorf("alert: candidate %s: unknown severity %q", c.Type, c.Severity)
 	}
+	// Azure writes GUIDs in either case; the directory, tokens and API
+	// compare them in lower case, so an alert must carry them so too or no
+	// token would ever see it.
+	c.TenantID, c.SubscriptionID = strings.ToLower(c.TenantID), strings.ToLower(c.SubscriptionID)
 	fp := Fingerprint(&c)
 
 	m.mu.Lock()

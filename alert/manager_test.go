@@ -490,3 +490,24 @@ func TestManagerConcurrent(t *testing.T) {
 		t.Errorf("count %d, want %d", a.Count, workers*each+1)
 	}
 }
+
+// TestManagerLowerCasesTenantAndSubscription: upper-case GUIDs from the logs
+// become the lower-case form tokens and the directory use, and both casings
+// are one incident.
+func TestManagerLowerCasesTenantAndSubscription(t *testing.T) {
+	m := NewManager(ManagerOptions{AggregationWindow: time.Hour, Now: fixedNow})
+	c := torCandidate(t0, 1)
+	c.TenantID, c.SubscriptionID = "FFFFFFFF-EEEE-DDDD-CCCC-BBBBBBBBBBB0", "AAAA0A0A-BB1B-CC2C-DD3D-EEEEEE4E4E4E"
+	a, created, err := m.Add(c)
+	if err != nil || !created {
+		t.Fatal(err)
+	}
+	if a.TenantID != "ffffffff-eeee-dddd-cccc-bbbbbbbbbbb0" || a.SubscriptionID != "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e" {
+		t.Fatalf("tenant %q subscription %q, want lower case", a.TenantID, a.SubscriptionID)
+	}
+	c2 := torCandidate(t0.Add(time.Minute), 1)
+	c2.TenantID, c2.SubscriptionID = strings.ToLower(c.TenantID), strings.ToLower(c.SubscriptionID)
+	if _, created, err := m.Add(c2); err != nil || created {
+		t.Fatalf("the lower-case repeat made a new alert (created %v, err %v)", created, err)
+	}
+}
