@@ -57,23 +57,34 @@ func buildWhere(q *ListQuery, timeArg func(time.Time) any) (string, []any, error
 		conds = append(conds, "detected_at < ?")
 		args = append(args, timeArg(dbTime(q.DetectedTo)))
 	}
-	if q.Where != "" || len(q.Args) > 0 {
-		if n := strings.Count(q.Where, "?"); n != len(q.Args) {
-			return "", nil, fmt.Errorf("%w query: Where has %d placeholders for %d arguments", ErrInvalid, n, len(q.Args))
-		}
-		if strings.TrimSpace(q.Where) == "" {
-			return "", nil, fmt.Errorf("%w query: arguments without a Where fragment", ErrInvalid)
-		}
-		for i, a := range q.Args {
-			v, err := queryArg(a, timeArg)
-			if err != nil {
-				return "", nil, fmt.Errorf("%w query: argument %d: %w", ErrInvalid, i+1, err)
-			}
-			args = append(args, v)
-		}
-		conds = append(conds, "("+q.Where+")")
+	conds, args, err := appendWhere(conds, args, q.Where, q.Args, timeArg)
+	if err != nil {
+		return "", nil, err
 	}
 	return strings.Join(conds, " AND "), args, nil
+}
+
+// appendWhere adds a caller's trusted WHERE fragment (with '?'
+// placeholders) and its arguments, converted to driver values, to conds and
+// args, after checking that placeholders and arguments agree.
+func appendWhere(conds []string, args []any, where string, whereArgs []any, timeArg func(time.Time) any) ([]string, []any, error) {
+	if where == "" && len(whereArgs) == 0 {
+		return conds, args, nil
+	}
+	if n := strings.Count(where, "?"); n != len(whereArgs) {
+		return nil, nil, fmt.Errorf("%w query: Where has %d placeholders for %d arguments", ErrInvalid, n, len(whereArgs))
+	}
+	if strings.TrimSpace(where) == "" {
+		return nil, nil, fmt.Errorf("%w query: arguments without a Where fragment", ErrInvalid)
+	}
+	for i, a := range whereArgs {
+		v, err := queryArg(a, timeArg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w query: argument %d: %w", ErrInvalid, i+1, err)
+		}
+		args = append(args, v)
+	}
+	return append(conds, "("+where+")"), args, nil
 }
 
 // queryArg converts one ListQuery.Args value to a driver value.

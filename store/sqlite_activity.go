@@ -129,21 +129,9 @@ func buildActivityWhere(q *ActivityQuery) (string, []any, error) {
 		c, args = inList("operation_type", q.OperationTypes, args)
 		conds = append(conds, c)
 	}
-	if q.Where != "" || len(q.Args) > 0 {
-		if n := strings.Count(q.Where, "?"); n != len(q.Args) {
-			return "", nil, fmt.Errorf("%w query: Where has %d placeholders for %d arguments", ErrInvalid, n, len(q.Args))
-		}
-		if strings.TrimSpace(q.Where) == "" {
-			return "", nil, fmt.Errorf("%w query: arguments without a Where fragment", ErrInvalid)
-		}
-		for i, a := range q.Args {
-			v, err := queryArg(a, sqliteTime)
-			if err != nil {
-				return "", nil, fmt.Errorf("%w query: argument %d: %w", ErrInvalid, i+1, err)
-			}
-			args = append(args, v)
-		}
-		conds = append(conds, "("+q.Where+")")
+	conds, args, err := appendWhere(conds, args, q.Where, q.Args, sqliteTime)
+	if err != nil {
+		return "", nil, err
 	}
 	return strings.Join(conds, " AND "), args, nil
 }
