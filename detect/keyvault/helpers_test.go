@@ -115,28 +115,6 @@ func detector(t testing.TB, cfg Config, name string) detect.Detector {
 	return nil
 }
 
-// entity returns the first entity of the type, failing when there is none.
-func entity(t *testing.T, c alert.Candidate, typ string) alert.Entity {
-	t.Helper()
-	for _, e := range c.Entities {
-		if e.Type == typ {
-			return e
-		}
-	}
-	t.Fatalf("%s candidate has no %s entity: %+v", c.Type, typ, c.Entities)
-	return alert.Entity{}
-}
-
-// wantDetails checks the given details.
-func wantDetails(t *testing.T, c alert.Candidate, want map[string]string) {
-	t.Helper()
-	for k, v := range want {
-		if got, ok := c.Details[k]; !ok || got != v {
-			t.Errorf("%s detail %s = %q (set %v), want %q", c.Type, k, got, ok, v)
-		}
-	}
-}
-
 // agreedKeys are the detail keys every candidate sets.
 var agreedKeys = []string{"vault", "resource", "caller", "callerIp", "country", "operations", "count",
 	"firstTime", "lastTime", "window", "threshold", "intelSource", "failed", "denied"}

@@ -39,17 +39,17 @@ func TestListGetCandidate(t *testing.T) {
 	if c.Resource != vault.ResourceID() || c.FingerprintKeys[0] != vault.ResourceID() || c.FingerprintKeys[1] != alice.ObjectID {
 		t.Errorf("resource %s fingerprint %v", c.Resource, c.FingerprintKeys)
 	}
-	if e := entity(t, c, alert.EntityKeyVault); e.ResourceID != vault.ResourceID() {
+	if e := dt.Entity(t, c, alert.EntityKeyVault); e.ResourceID != vault.ResourceID() {
 		t.Errorf("vault entity %+v", e)
 	}
-	if e := entity(t, c, alert.EntityAccount); e.ObjectID != alice.ObjectID || e.UPN != alice.UPN {
+	if e := dt.Entity(t, c, alert.EntityAccount); e.ObjectID != alice.ObjectID || e.UPN != alice.UPN {
 		t.Errorf("account %+v", e)
 	}
-	if e := entity(t, c, alert.EntityIP); e.Address != office || e.Country != "US" || e.ASN != 8075 || len(e.Intel) != 0 {
+	if e := dt.Entity(t, c, alert.EntityIP); e.Address != office || e.Country != "US" || e.ASN != 8075 || len(e.Intel) != 0 {
 		t.Errorf("ip %+v", e)
 	}
 	checkAgreedKeys(t, c)
-	wantDetails(t, c, map[string]string{
+	dt.WantDetails(t, c, map[string]string{
 		"vault": "SALARY", "caller": "alice@contoso.com", "callerIp": office, "country": "US",
 		"operations": "SecretGet, SecretList", "count": "10", "failed": "0", "denied": "0",
 		"firstTime": "2026-08-22T10:00:00Z", "lastTime": "2026-08-22T10:00:36Z",
@@ -150,7 +150,7 @@ func TestListGet(t *testing.T) {
 			got := run(t, detector(t, tc.cfg, TypeListGetAnomaly), tc.ops)
 			checkWant(t, got, tc.wants)
 			for _, c := range got {
-				wantDetails(t, c, tc.details)
+				dt.WantDetails(t, c, tc.details)
 				checkAgreedKeys(t, c)
 			}
 		})

@@ -45,11 +45,11 @@ func TestPutGetCandidate(t *testing.T) {
 	if !reader || !changer {
 		t.Errorf("entities lack the reader (%v) or the changer (%v): %+v", reader, changer, c.Entities)
 	}
-	if e := entity(t, c, alert.EntityKeyVault); e.ResourceID != vault.ResourceID() {
+	if e := dt.Entity(t, c, alert.EntityKeyVault); e.ResourceID != vault.ResourceID() {
 		t.Errorf("vault %+v", e)
 	}
 	checkAgreedKeys(t, c)
-	wantDetails(t, c, map[string]string{
+	dt.WantDetails(t, c, map[string]string{
 		"vault": "SALARY", "caller": "bob@contoso.com", "callerIp": office, "operations": "SecretGet",
 		"count": "1", "changedBy": "alice@contoso.com", "changeOperation": "VaultPatch",
 		"changeTime": "2026-08-22T10:00:00Z", "grantedObjectIds": bob.ObjectID, "granted": "true",

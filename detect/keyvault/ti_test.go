@@ -57,15 +57,15 @@ func TestTORAccessCandidate(t *testing.T) {
 	if !slices.Equal(c.FingerprintKeys, wantFP) {
 		t.Errorf("fingerprint %v, want %v", c.FingerprintKeys, wantFP)
 	}
-	kvE := entity(t, c, alert.EntityKeyVault)
+	kvE := dt.Entity(t, c, alert.EntityKeyVault)
 	if kvE.ResourceID != vault.ResourceID() || kvE.Name != "SALARY" {
 		t.Errorf("vault entity %+v", kvE)
 	}
-	acc := entity(t, c, alert.EntityAccount)
+	acc := dt.Entity(t, c, alert.EntityAccount)
 	if acc.ObjectID != alice.ObjectID || acc.UPN != alice.UPN || acc.AppID != alice.AppID || acc.Role != "compromised" {
 		t.Errorf("account entity %+v", acc)
 	}
-	ip := entity(t, c, alert.EntityIP)
+	ip := dt.Entity(t, c, alert.EntityIP)
 	if ip.Address != torIpsum5 || ip.Country != "DE" || ip.City != "Frankfurt am Main" || ip.ASN != 60729 ||
 		ip.Latitude == nil || *ip.Latitude != 50.1169 || ip.Longitude == nil || *ip.Longitude != 8.6837 || ip.Role != "attacker" {
 		t.Errorf("ip entity %+v", ip)
@@ -75,7 +75,7 @@ func TestTORAccessCandidate(t *testing.T) {
 		t.Errorf("intel %v, want %v", ip.Intel, wantIntel)
 	}
 	checkAgreedKeys(t, c)
-	wantDetails(t, c, map[string]string{
+	dt.WantDetails(t, c, map[string]string{
 		"vault": "SALARY", "resource": vault.ResourceID(), "caller": "alice@contoso.com", "callerIp": torIpsum5,
 		"country": "DE", "operations": "SecretGet", "count": "1", "failed": "0", "denied": "0",
 		"firstTime": "2026-08-22T10:00:00Z", "lastTime": "2026-08-22T10:00:00Z", "window": "1h", "threshold": "",

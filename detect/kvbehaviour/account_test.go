@@ -102,13 +102,13 @@ func TestAccountVolumeCandidate(t *testing.T) {
 			}
 		}
 	}
-	if vaults != 6 || entity(t, c, alert.EntityAccount).ObjectID != carol.ObjectID {
-		t.Errorf("%d vault entities, account %+v", vaults, entity(t, c, alert.EntityAccount))
+	if vaults != 6 || dt.Entity(t, c, alert.EntityAccount).ObjectID != carol.ObjectID {
+		t.Errorf("%d vault entities, account %+v", vaults, dt.Entity(t, c, alert.EntityAccount))
 	}
 	// On a Saturday, carol touched at most 2 vaults a day before; users of
 	// the tenant at most 2 on 99% of their days. Brazil is new for her: the
 	// severity rises.
-	wantDetails(t, c, map[string]string{
+	dt.WantDetails(t, c, map[string]string{
 		"vaultCount": "6", "usualVaults": "2", "peerVaults": "2", "peerQuantile": "99%", "day": "2026-11-14",
 		"historyDays": "12", "threshold": "6", "window": "24h", "newCountry": "BR", "raisedBy": "new country BR",
 		"vaults": "SALARY, WEBSHOP, KV-TEAM-1, KV-TEAM-2, KV-TEAM-3, KV-TEAM-4",

@@ -271,28 +271,6 @@ func summary(cs []alert.Candidate) string {
 	return s
 }
 
-// entity returns the candidate's first entity of the type.
-func entity(t *testing.T, c alert.Candidate, typ string) alert.Entity {
-	t.Helper()
-	for _, e := range c.Entities {
-		if e.Type == typ {
-			return e
-		}
-	}
-	t.Fatalf("%s candidate has no %s entity: %+v", c.Type, typ, c.Entities)
-	return alert.Entity{}
-}
-
-// wantDetails checks the given details.
-func wantDetails(t *testing.T, c alert.Candidate, want map[string]string) {
-	t.Helper()
-	for k, v := range want {
-		if got, ok := c.Details[k]; !ok || got != v {
-			t.Errorf("%s detail %s = %q (set %v), want %q", c.Type, k, got, ok, v)
-		}
-	}
-}
-
 // sameCandidates compares two runs.
 func sameCandidates(t *testing.T, what string, got, want []alert.Candidate) {
 	t.Helper()

@@ -79,9 +79,9 @@ func TestOperationPatternCandidate(t *testing.T) {
 	if !strings.HasPrefix(first.Details["usualOperations"], "SecretGet (") || strings.Contains(first.Details["usualOperations"], "), ") {
 		t.Errorf("usualOperations %q, want SecretGet only", first.Details["usualOperations"])
 	}
-	wantDetails(t, first, map[string]string{"operations": "SecretList", "caller": "app " + svcA.AppID, "window": "1h",
+	dt.WantDetails(t, first, map[string]string{"operations": "SecretList", "caller": "app " + svcA.AppID, "window": "1h",
 		"learnedSince": first.Details["learnedSince"]})
-	wantDetails(t, rest, map[string]string{"operations": "KeyDecrypt, SecretBackup, SecretList", "denied": "1",
+	dt.WantDetails(t, rest, map[string]string{"operations": "KeyDecrypt, SecretBackup, SecretList", "denied": "1",
 		"raisedBy": "1 refused (403) attempt(s)"})
 	if rest.Details["historyCount"] != first.Details["historyCount"] || rest.Details["historyCount"] == "" {
 		t.Errorf("history %q %q", first.Details["historyCount"], rest.Details["historyCount"])

@@ -48,21 +48,21 @@ func TestUserAnomaly(t *testing.T) {
 			t.Errorf("resource %s fingerprint %v severity %q", c.Resource, c.FingerprintKeys, c.Severity)
 		}
 	}
-	if e := entity(t, first, alert.EntityKeyVault); e.Role != "compromised" || e.ResourceID != vaultA.ResourceID() {
+	if e := dt.Entity(t, first, alert.EntityKeyVault); e.Role != "compromised" || e.ResourceID != vaultA.ResourceID() {
 		t.Errorf("vault entity %+v", e)
 	}
-	if e := entity(t, first, alert.EntityAccount); e.ObjectID != dave.ObjectID || e.UPN != dave.UPN || e.Role != "compromised" {
+	if e := dt.Entity(t, first, alert.EntityAccount); e.ObjectID != dave.ObjectID || e.UPN != dave.UPN || e.Role != "compromised" {
 		t.Errorf("account entity %+v", e)
 	}
-	if e := entity(t, first, alert.EntityIP); e.Address != "145.53.212.20" || e.Country != "NL" || e.ASN != 1136 {
+	if e := dt.Entity(t, first, alert.EntityIP); e.Address != "145.53.212.20" || e.Country != "NL" || e.ASN != 1136 {
 		t.Errorf("ip entity %+v", e)
 	}
-	wantDetails(t, first, map[string]string{
+	dt.WantDetails(t, first, map[string]string{
 		"vault": "SALARY", "caller": "dave@contoso.com", "objectId": dave.ObjectID, "appId": appCLI,
 		"operations": "SecretList", "window": "1h", "learnedSince": first.Details["learnedSince"],
 		"newCountry": "", "raisedBy": "", "denied": "0", "callerIp": "145.53.212.20",
 	})
-	wantDetails(t, rest, map[string]string{"operations": "SecretGet, SecretList"})
+	dt.WantDetails(t, rest, map[string]string{"operations": "SecretGet, SecretList"})
 	// The vault's callers: svcA, the nightly job, alice and carol (CLI).
 	if k := first.Details["knownCallers"]; k != "4" {
 		t.Errorf("knownCallers %s, want 4", k)
@@ -91,7 +91,7 @@ func TestAppAnomaly(t *testing.T) {
 	if c.Count != 3 || len(c.Evidence) != 3 || c.Evidence[0].Result != "Failure (403)" || c.Severity != alert.SeverityHigh {
 		t.Errorf("count %d evidence %+v severity %q", c.Count, c.Evidence, c.Severity)
 	}
-	wantDetails(t, c, map[string]string{"caller": "app " + intruder.AppID, "denied": "2", "raisedBy": "2 refused (403) attempt(s)"})
+	dt.WantDetails(t, c, map[string]string{"caller": "app " + intruder.AppID, "denied": "2", "raisedBy": "2 refused (403) attempt(s)"})
 	if strings.Join(c.FingerprintKeys, " ") != vaultB.ResourceID()+" "+intruder.AppID {
 		t.Errorf("fingerprint %v", c.FingerprintKeys)
 	}
@@ -173,7 +173,7 @@ func TestUserAppAnomaly(t *testing.T) {
 			ops := 0
 			for _, c := range pairs {
 				ops += c.Count
-				wantDetails(t, c, map[string]string{"appId": appPowerShell, "usualApps": appCLI, "caller": "alice@contoso.com"})
+				dt.WantDetails(t, c, map[string]string{"appId": appPowerShell, "usualApps": appCLI, "caller": "alice@contoso.com"})
 				if strings.Join(c.FingerprintKeys, " ") != vaultA.ResourceID()+" "+alice.ObjectID+" "+appPowerShell {
 					t.Errorf("fingerprint %v", c.FingerprintKeys)
 				}
@@ -210,7 +210,7 @@ func TestRaise(t *testing.T) {
 				t.Fatalf("%d candidates:%s", len(got), summary(got))
 			}
 			c := got[0]
-			wantDetails(t, c, map[string]string{"raisedBy": tc.raised, "newCountry": tc.cc})
+			dt.WantDetails(t, c, map[string]string{"raisedBy": tc.raised, "newCountry": tc.cc})
 			want := alert.Severity("")
 			if tc.raised != "" {
 				want = alert.SeverityHigh

@@ -69,7 +69,7 @@ func TestOperationVolumeCandidate(t *testing.T) {
 	}
 	// svcA reads vaultA about 12 times an hour; the nightly job adds 3 at
 	// 02:00 only, so 03:00's median is svcA's.
-	wantDetails(t, c, map[string]string{
+	dt.WantDetails(t, c, map[string]string{
 		"vault": "SALARY", "window": "1h", "hourStart": "2026-11-18T03:00:00Z", "historyDays": "16",
 		"learnedSince": "2026-11-02T00:00:00Z", "operations": "SecretGet",
 	})
