@@ -175,32 +175,13 @@ const (
 // of range (too few days for the learning period and the attacks, a
 // negative scale, an attack address that is not an IP address).
 func NewEstate(opts EstateOptions) (*Estate, error) {
-	if opts.Days == 0 {
-		opts.Days = defaultDays
-	}
-	if opts.LearningDays == 0 {
-		opts.LearningDays = defaultLearning
-	}
-	if opts.Scale == 0 {
-		opts.Scale = 1
+	if err := normalisePeriod(&opts.Start, &opts.Days, &opts.LearningDays, &opts.Scale); err != nil {
+		return nil, err
 	}
 	switch {
-	case opts.Days < 0 || opts.LearningDays < 0:
-		return nil, errors.New("simulate: days and learning days must be positive")
-	case opts.Days < opts.LearningDays+2:
-		return nil, fmt.Errorf("simulate: %d days leave no room for attacks after a %d-day learning period (need at least %d)",
-			opts.Days, opts.LearningDays, opts.LearningDays+2)
-	case opts.Days > 3660:
-		return nil, fmt.Errorf("simulate: %d days is too long (at most 3660)", opts.Days)
 	case opts.Scale < 0 || math.IsNaN(opts.Scale) || math.IsInf(opts.Scale, 0) || opts.Scale > maxScale:
 		return nil, fmt.Errorf("simulate: scale %v out of range (0, %d]", opts.Scale, maxScale)
-	case !opts.Start.IsZero() && (opts.Start.Year() < 1971 || opts.Start.Year() > 2200):
-		return nil, fmt.Errorf("simulate: start %s out of range (years 1971-2200)", opts.Start.Format(time.RFC3339))
 	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
-	}
-	opts.Start = opts.Start.UTC().Truncate(time.Hour)
 	if opts.TorExits == nil {
 		opts.TorExits = builtinTorExits
 	}
@@ -263,4 +244,36 @@ func (e *Estate) Labels() []Label { return append([]Label(nil), e.labels...) }
 // time converts ticks since the start into a time.
 func (e *Estate) time(ticks int64) time.Time {
 	return e.startTime.Add(time.Duration(ticks) * 100)
+}
+
+// normalisePeriod fills the defaults of the options both estates share (days,
+// learning days, scale, start) and checks the period: it must leave two days
+// after the learning period for the attacks, and start between 1971 and
+// 2200; the start is truncated to the hour, in UTC.
+func normalisePeriod(start *time.Time, days, learningDays *int, scale *float64) error {
+	if *days == 0 {
+		*days = defaultDays
+	}
+	if *learningDays == 0 {
+		*learningDays = defaultLearning
+	}
+	if *scale == 0 {
+		*scale = 1
+	}
+	switch {
+	case *days < 0 || *learningDays < 0:
+		return errors.New("simulate: days and learning days must be positive")
+	case *days < *learningDays+2:
+		return fmt.Errorf("simulate: %d days leave no room for attacks after a %d-day learning period (need at least %d)",
+			*days, *learningDays, *learningDays+2)
+	case *days > 3660:
+		return fmt.Errorf("simulate: %d days is too long (at most 3660)", *days)
+	case !start.IsZero() && (start.Year() < 1971 || start.Year() > 2200):
+		return fmt.Errorf("simulate: start %s out of range (years 1971-2200)", start.Format(time.RFC3339))
+	}
+	if start.IsZero() {
+		*start = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	}
+	*start = start.UTC().Truncate(time.Hour)
+	return nil
 }

@@ -3,7 +3,6 @@ package simulate
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -174,34 +173,15 @@ const (
 // options out of range (too few days for the learning period and the
 // attacks, a scale out of (0, 30], an address that is not IPv4).
 func NewFlowEstate(opts FlowEstateOptions) (*FlowEstate, error) {
-	if opts.Days == 0 {
-		opts.Days = defaultDays
-	}
-	if opts.LearningDays == 0 {
-		opts.LearningDays = defaultLearning
-	}
-	if opts.Scale == 0 {
-		opts.Scale = 1
+	if err := normalisePeriod(&opts.Start, &opts.Days, &opts.LearningDays, &opts.Scale); err != nil {
+		return nil, err
 	}
 	switch {
-	case opts.Days < 0 || opts.LearningDays < 0:
-		return nil, errors.New("simulate: days and learning days must be positive")
-	case opts.Days < opts.LearningDays+2:
-		return nil, fmt.Errorf("simulate: %d days leave no room for attacks after a %d-day learning period (need at least %d)",
-			opts.Days, opts.LearningDays, opts.LearningDays+2)
-	case opts.Days > 3660:
-		return nil, fmt.Errorf("simulate: %d days is too long (at most 3660)", opts.Days)
 	case opts.Scale < 0 || math.IsNaN(opts.Scale) || opts.Scale > maxFlowScale:
 		return nil, fmt.Errorf("simulate: scale %v out of range (0, %d]", opts.Scale, maxFlowScale)
 	case opts.SamplingRate > maxSampling:
 		return nil, fmt.Errorf("simulate: sampling rate %d out of range [0, %d]", opts.SamplingRate, maxSampling)
-	case !opts.Start.IsZero() && (opts.Start.Year() < 1971 || opts.Start.Year() > 2200):
-		return nil, fmt.Errorf("simulate: start %s out of range (years 1971-2200)", opts.Start.Format(time.RFC3339))
 	}
-	if opts.Start.IsZero() {
-		opts.Start = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
-	}
-	opts.Start = opts.Start.UTC().Truncate(time.Hour)
 	if opts.C2 == "" {
 		opts.C2 = builtinC2
 	}
