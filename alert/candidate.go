@@ -120,4 +120,14 @@ type Candidate struct {
 	// incident; repeats with the same keys inside the aggregation window are
 	// merged into one alert.
 	FingerprintKeys []string
+
+	// Early marks a candidate emitted as soon as its condition held on the
+	// records that have arrived, before the detector's event-time pass
+	// (which waits for the watermark so that records delivered out of order
+	// are seen in order) has decided. It opens a provisional alert at once
+	// when none with its fingerprint is open and is otherwise ignored; the
+	// in-order pass's candidate later replaces the provisional alert's
+	// count, times and evidence (keeping its ID and lifecycle), so what an
+	// alert finally says does not depend on whether it was announced early.
+	Early bool
 }

@@ -28,6 +28,10 @@ const (
 	DetailCount = "count"
 	DetailFirst = "first"
 	DetailLast  = "last"
+	// DetailProvisional is "true" on an alert opened by an early candidate
+	// (see [Candidate.Early]) until the detector's in-order pass confirms
+	// it; the confirmation replaces its count, times and evidence.
+	DetailProvisional = "provisional"
 )
 
 // Tactics lists the MITRE ATT&CK tactic names as Defender spells them; a

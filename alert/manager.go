@@ -123,7 +123,11 @@ func AlertID(fingerprint string, first time.Time) string {
 // Add records a candidate. It merges it into the open alert with the same
 // fingerprint when that alert's last activity is within the aggregation
 // window of the candidate's first, and otherwise creates an alert (created
-// is then true). The returned alert is a copy. A candidate of a type the
+// is then true). An early candidate (see [Candidate.Early]) only opens a
+// provisional alert when no alert with its fingerprint is open, and
+// otherwise changes nothing: a nil alert is returned. The first in-order
+// candidate for a provisional alert replaces what it observed. The
+// returned alert is a copy. A candidate of a type the
 // catalogue does not know, or without a time, is an error.
 func (m *Manager) Add(c Candidate) (a *Alert, created bool, err error) {
 	entry, ok := m.cat.lookup(c.Type)
@@ -158,11 +162,20 @@ func (m *Manager) Add(c Candidate) (a *Alert, created bool, err error) {
 	}
 	cur := m.open[fp]
 	switch {
+	case c.Early && cur != nil && (cur.Status != StatusResolved || cur.Provisional()) && m.overlaps(cur, &c):
+		// Announced already (or confirmed): the in-order pass will say the rest.
+		return nil, false, nil
+	case !c.Early && cur != nil && cur.Provisional() && m.overlaps(cur, &c):
+		m.confirm(entry, cur, &c)
+		a = cur
 	case cur != nil && cur.Status != StatusResolved && m.overlaps(cur, &c):
 		m.merge(cur, &c)
 		a = cur
 	default:
 		a = m.create(entry, fp, &c)
+		if c.Early {
+			a.Details[DetailProvisional] = "true"
+		}
 		created = true
 		if cur != nil && cur.Status == StatusResolved {
 			a.PreviousID = cur.ID
@@ -239,6 +252,24 @@ func (m *Manager) create(entry *Entry, fp string, c *Candidate) *Alert {
 	setStandardDetails(a)
 	return a
 }
+
+// confirm replaces what a provisional alert observed with the in-order
+// pass's first candidate, keeping the alert's identity (ID, detection time,
+// links) and its lifecycle (status, resolution, activity, suppression).
+func (m *Manager) confirm(entry *Entry, a *Alert, c *Candidate) {
+	fresh := m.create(entry, a.Fingerprint, c)
+	fresh.ID, fresh.Detected, fresh.PreviousID = a.ID, a.Detected, a.PreviousID
+	fresh.Status, fresh.ResolvedReason, fresh.ResolvedBy, fresh.ResolvedOn = a.Status, a.ResolvedReason, a.ResolvedBy, a.ResolvedOn
+	fresh.ActivityLogs, fresh.SuppressedBy = a.ActivityLogs, a.SuppressedBy
+	if fresh.TenantID == "" {
+		fresh.TenantID = a.TenantID
+	}
+	*a = *fresh
+}
+
+// Provisional reports whether the alert was opened by an early candidate
+// and is not yet confirmed by the detector's in-order pass.
+func (a *Alert) Provisional() bool { return a.Details[DetailProvisional] == "true" }
 
 func (m *Manager) merge(a *Alert, c *Candidate) {
 	a.Count += c.Count

@@ -76,3 +76,16 @@ type FlowShard interface {
 	// not be retained after ProcessFlow returns.
 	ProcessFlow(f *event.Flow, key uint64, emit Emitter)
 }
+
+// Speculator is an optional interface of a Shard that holds records back
+// until the watermark passes them (so that records delivered out of order
+// are seen in event-time order) and can nevertheless tell, from what has
+// arrived, that its detection will fire: "emit early, close late". The
+// engine calls Speculate after every batch; the shard emits, for the keys
+// that received records since the last call, the candidates its in-order
+// pass would emit if nothing else arrived, without changing its state. The
+// engine marks them alert.Candidate.Early: they open provisional alerts at
+// once, which the in-order candidates later confirm.
+type Speculator interface {
+	Speculate(emit Emitter)
+}

@@ -24,9 +24,31 @@ type Options struct {
 	// Workers is the number of shards (and goroutines); 0 means GOMAXPROCS.
 	// With 1 the engine runs on the caller's goroutine.
 	Workers int
-	// Lateness is how far the watermark trails the newest event time; 0
-	// means DefaultLateness, a negative value means no lateness at all.
+	// Lateness is how far the watermark trails the newest event time: how
+	// far out of order events may arrive and still be seen in order. 0 means
+	// none (every event is in order as it arrives); configurations default to
+	// DefaultLateness. Negative is invalid.
 	Lateness time.Duration
+	// Early asks shards that can (see Speculator) to emit candidates as
+	// soon as their condition holds on the events that have arrived, marked
+	// alert.Candidate.Early, instead of only once the watermark releases
+	// the events: alerts within seconds on a live input.
+	Early bool
+}
+
+// Validate reports options that make no sense.
+func (o Options) Validate() error {
+	var errs []string
+	if o.Workers < 0 {
+		errs = append(errs, fmt.Sprintf("workers must be >= 0 (0: one per CPU), got %d", o.Workers))
+	}
+	if o.Lateness < 0 {
+		errs = append(errs, fmt.Sprintf("lateness must be >= 0, got %s", o.Lateness))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("engine options: %s", strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // Stats counts what the engine has seen.
@@ -45,6 +67,7 @@ type Engine struct {
 	detectors []Detector
 	workers   []*worker
 	lateness  time.Duration
+	early     bool
 
 	maxTime   time.Time
 	watermark time.Time
@@ -85,20 +108,18 @@ type worker struct {
 	jobs      chan func()
 }
 
-// New returns an engine running the given detectors.
+// New returns an engine running the given detectors. Options that do not
+// validate are a programming error and panic: check configuration-made
+// options with Options.Validate first.
 func New(detectors []Detector, opts Options) *Engine {
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
 	n := opts.Workers
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	late := opts.Lateness
-	switch {
-	case late == 0:
-		late = DefaultLateness
-	case late < 0:
-		late = 0
-	}
-	e := &Engine{detectors: detectors, lateness: late}
+	e := &Engine{detectors: detectors, lateness: opts.Lateness, early: opts.Early}
 	for range n {
 		w := &worker{shards: make([]Shard, len(detectors))}
 		for i, d := range detectors {
@@ -195,7 +216,31 @@ func (e *Engine) Process(ops []event.Op) []alert.Candidate {
 	if wm := e.maxTime.Add(-e.lateness); wm.After(e.watermark) {
 		e.advance(wm)
 	}
+	if e.early {
+		e.speculate()
+	}
 	return e.collect()
+}
+
+// speculate lets every shard that can emit its early candidates.
+func (e *Engine) speculate() {
+	e.each(func(w *worker) {
+		em := earlyEmitter{&w.col}
+		for _, s := range w.shards {
+			if sp, ok := s.(Speculator); ok {
+				sp.Speculate(em)
+			}
+		}
+	})
+}
+
+// earlyEmitter marks what it passes on as early.
+type earlyEmitter struct{ c *collector }
+
+// Emit implements Emitter.
+func (e earlyEmitter) Emit(c alert.Candidate) {
+	c.Early = true
+	e.c.Emit(c)
 }
 
 // shardOfHash maps a (detector, numeric key) pair to a worker.
@@ -333,6 +378,12 @@ func CompareCandidates(a, b alert.Candidate) int {
 	if c := a.Last.Compare(b.Last); c != 0 {
 		return c
 	}
+	if a.Early != b.Early { // in-order candidates first
+		if a.Early {
+			return 1
+		}
+		return -1
+	}
 	return cmp.Compare(a.Count, b.Count)
 }
 
@@ -342,5 +393,5 @@ func (e *Engine) String() string {
 	for i, d := range e.detectors {
 		names[i] = d.Name()
 	}
-	return fmt.Sprintf("engine(%d workers, lateness %s, detectors %s)", len(e.workers), e.lateness, strings.Join(names, ","))
+	return fmt.Sprintf("engine(%d workers, lateness %s, early %t, detectors %s)", len(e.workers), e.lateness, e.early, strings.Join(names, ","))
 }

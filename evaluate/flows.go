@@ -54,11 +54,11 @@ func RunFlows(ctx context.Context, est *simulate.FlowEstate, cfg config.Config) 
 
 	var alerts []*alert.Alert
 	sink := pipeline.SinkFunc(func(a *alert.Alert) error { alerts = append(alerts, a); return nil })
-	p, release, err := pipeline.FromConfig(cfg, sink, nil, nil)
+	p, err := pipeline.Build(cfg, pipeline.BuildOptions{Sinks: []pipeline.Sink{sink}})
 	if err != nil {
 		return Report{}, err
 	}
-	defer release()
+	defer p.Close()
 	n := 0
 	if _, err := est.Flows(func(f *event.Flow) error {
 		if n++; n%pipeline.BatchSize == 0 {

@@ -19,15 +19,16 @@ func Run(ctx context.Context, est *simulate.Estate, cfg config.Config) (Report, 
 	var alerts []*alert.Alert
 	sink := pipeline.SinkFunc(func(a *alert.Alert) error { alerts = append(alerts, a); return nil })
 	var skipped []string
-	p, release, err := pipeline.FromConfig(cfg, sink, func(e *azurelog.RecordError) {
-		if len(skipped) < 5 {
-			skipped = append(skipped, e.Error())
-		}
-	}, nil)
+	p, err := pipeline.Build(cfg, pipeline.BuildOptions{Sinks: []pipeline.Sink{sink},
+		OnRecordError: func(e *azurelog.RecordError) {
+			if len(skipped) < 5 {
+				skipped = append(skipped, e.Error())
+			}
+		}})
 	if err != nil {
 		return Report{}, err
 	}
-	defer release()
+	defer p.Close()
 
 	pr, pw := io.Pipe()
 	go func() {

@@ -50,6 +50,11 @@ type Metrics struct {
 	Snapshots, SnapshotErrors prometheus.Counter
 	// Watermark is the engine's event-time watermark, in Unix seconds.
 	Watermark prometheus.Gauge
+	// AlertLatency is, for each stored batch of alert changes, the wall time
+	// from the acceptance of the oldest input of the batch that made them
+	// (push acknowledged, file chunk read, datagram received) to the alerts
+	// being stored, where the API lists them.
+	AlertLatency prometheus.Histogram
 }
 
 // Drop reasons used with Metrics.Drops.
@@ -113,10 +118,15 @@ func New() *Metrics {
 		Watermark: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "vigil_engine_watermark_seconds", Help: "Event-time watermark of the detection engine, Unix seconds.",
 		}),
+		AlertLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "vigil_alert_latency_seconds",
+			Help:    "Wall time from accepting the oldest input of a batch to storing the alerts it made or changed.",
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300},
+		}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.EventsIn, m.EventsOut, m.EventsSkipped, m.BatchSeconds, m.BatchEvents, m.Alerts, m.AlertUpdates,
-		m.Suppressed, m.Drops, m.PushRequests, m.PushBytes, m.Snapshots, m.SnapshotErrors, m.Watermark,
+		m.Suppressed, m.Drops, m.PushRequests, m.PushBytes, m.Snapshots, m.SnapshotErrors, m.Watermark, m.AlertLatency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

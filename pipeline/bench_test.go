@@ -57,12 +57,12 @@ func BenchmarkEndToEnd(b *testing.B) {
 // so loading the intel lists stays out of the measurement.
 func benchPipeline(b *testing.B, cfg config.Config, enricher *enrich.Enricher) *Pipeline {
 	b.Helper()
-	engine := detect.New(Detectors(cfg), detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness})
+	engine := detect.New(Detectors(cfg), detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness, Early: true})
 	b.Cleanup(engine.Close)
 	p, err := New(Options{
 		Enricher: enricher, Engine: engine,
 		Manager: alert.NewManager(alert.ManagerOptions{AggregationWindow: cfg.Alerts.AggregationWindow, EvidenceCap: cfg.Alerts.EvidenceCap}),
-		Sink:    SinkFunc(func(*alert.Alert) error { return nil }),
+		Sinks:   []Sink{SinkFunc(func(*alert.Alert) error { return nil })},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/config"
@@ -13,6 +15,7 @@ import (
 	"github.com/vigil-security/vigil/detect/network"
 	"github.com/vigil-security/vigil/enrich"
 	"github.com/vigil-security/vigil/enrich/assets"
+	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/source/azurelog"
 )
 
@@ -70,34 +73,92 @@ func OpenAssets(paths []string) (*assets.Index, error) {
 	return idx, nil
 }
 
-// FromConfig builds a pipeline (enricher, engine with every detector, alert
-// manager) from a configuration. The returned function releases it.
-func FromConfig(cfg config.Config, sink Sink, onRecordError func(*azurelog.RecordError), onFlowError func(error)) (*Pipeline, func(), error) {
+// BuildOptions are what the chain needs beyond the configuration: its sinks
+// and rules, and the hooks of a live input.
+type BuildOptions struct {
+	// Sinks receive every alert after triage, in this order (at least one).
+	Sinks []Sink
+	// Silencer applies the suppression rules to new alerts (nil: none).
+	Silencer *silence.Silencer
+	// Now is the wall clock (nil: time.Now).
+	Now func() time.Time
+	// OnRecordError and OnFlowError are told about every malformed record
+	// and flow datagram (nil: ignore).
+	OnRecordError func(*azurelog.RecordError)
+	OnFlowError   func(error)
+
+	// Live marks a live input (vigil serve): candidates a detector bug makes
+	// the manager reject are reported to OnCandidateError and the chain goes
+	// on, and events older than the watermark are processed at once.
+	Live             bool
+	OnCandidateError func(c alert.Candidate, err error)
+	// OnBatch and AfterBatch are as in Options.
+	OnBatch    func(events int, took time.Duration)
+	AfterBatch func() error
+}
+
+// Build assembles the one stage chain from a configuration: enrichment
+// (geo, intel, asset attribution), the engines with every detection the
+// configuration enables (emitting early, see detect.Options.Early), the
+// alert manager, triage (tenant directory, suppression) and the sinks.
+// `vigil detect`, `vigil serve` and the evaluation all run what it builds,
+// so the same input and configuration give the same alerts. Close the
+// pipeline to release it.
+func Build(cfg config.Config, opts BuildOptions) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	engOpts := detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness, Early: true}
+	if err := engOpts.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Live && opts.OnCandidateError == nil {
+		return nil, errors.New("pipeline: a live chain needs OnCandidateError")
+	}
 	enricher, err := OpenEnricher(cfg.Intel)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	idx, err := OpenAssets(cfg.Intel.Assets)
 	if err != nil {
 		enricher.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	engine := detect.New(Detectors(cfg), detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness})
-	flowEngine := detect.New(NetworkDetectors(cfg, idx, enricher), detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness})
+	engine := detect.New(Detectors(cfg), engOpts)
+	flowEngine := detect.New(NetworkDetectors(cfg, idx, enricher), engOpts)
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	manager := alert.NewManager(alert.ManagerOptions{
 		AggregationWindow: cfg.Alerts.AggregationWindow,
 		EvidenceCap:       cfg.Alerts.EvidenceCap,
+		Now:               now,
 	})
 	p, err := New(Options{Enricher: enricher, Engine: engine, FlowEngine: flowEngine, Assets: idx, Manager: manager,
-		Sink: sink, OnRecordError: onRecordError, OnFlowError: onFlowError})
-	release := func() {
+		Sinks: opts.Sinks, Directory: &cfg.Directory, Silencer: opts.Silencer, Now: now,
+		OnRecordError: opts.OnRecordError, OnFlowError: opts.OnFlowError,
+		OnCandidateError: opts.OnCandidateError, ReleaseLate: opts.Live,
+		OnBatch: opts.OnBatch, AfterBatch: opts.AfterBatch})
+	if err != nil {
+		engine.Close()
+		flowEngine.Close()
+		enricher.Close()
+		return nil, err
+	}
+	p.release = func() {
 		engine.Close()
 		flowEngine.Close()
 		enricher.Close()
 	}
-	if err != nil {
-		release()
-		return nil, nil, err
+	return p, nil
+}
+
+// Close releases the engines' workers and the enrichment databases of a
+// pipeline made by Build. The pipeline must not be used afterwards.
+func (p *Pipeline) Close() {
+	if p.release != nil {
+		p.release()
+		p.release = nil
 	}
-	return p, release, nil
 }

@@ -1,6 +1,11 @@
-// Package pipeline wires Vigil's stages for one process: read records, enrich
-// each once, run the detection engine in batches on event time, turn
-// candidates into deduplicated alerts, and hand alerts on when they close.
+// Package pipeline is Vigil's one stage chain, the same under `vigil
+// detect`, `vigil serve` and the evaluation: read records, enrich each once
+// (operations and flows), run the detection engines in batches on event
+// time, turn candidates into deduplicated alerts (alert manager), name their
+// tenant from the directory and apply the suppression rules (triage), and
+// hand every alert to the sinks (standard output, the store). [Build]
+// assembles it from a configuration; a server adds only durability and
+// transport around it.
 //
 // Memory does not grow with the input: records are read into one reused
 // batch, detectors keep bounded state, and an alert leaves the pipeline (to
@@ -20,7 +25,9 @@ import (
 	"github.com/vigil-security/vigil/enrich"
 	"github.com/vigil-security/vigil/enrich/assets"
 	"github.com/vigil-security/vigil/event"
+	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/source/azurelog"
+	"github.com/vigil-security/vigil/tenancy"
 )
 
 // BatchSize is how many events go to the engine at once.
@@ -62,7 +69,8 @@ type Pipeline struct {
 	enricher *enrich.Enricher
 	engine   *detect.Engine
 	manager  *alert.Manager
-	sink     Sink
+	triage   *triage
+	sinks    []Sink
 	onError  func(*azurelog.RecordError)
 	opts     Options
 	// reader is reused for every input: making one allocates its buffers.
@@ -80,6 +88,8 @@ type Pipeline struct {
 	// arena holds copies of the batch's raw records, so Op.Raw stays valid
 	// while the engine processes the batch (the reader reuses its buffer).
 	arena []byte
+	// release frees what Build opened (nil for New).
+	release func()
 	// Counters are updated as the pipeline runs.
 	Counters Counters
 }
@@ -89,7 +99,15 @@ type Options struct {
 	Enricher *enrich.Enricher // nil: no enrichment
 	Engine   *detect.Engine
 	Manager  *alert.Manager
-	Sink     Sink
+	// Sinks receive every alert, in order, after triage.
+	Sinks []Sink
+	// Directory names the tenant of alerts whose records named none (nil:
+	// no directory).
+	Directory *tenancy.Directory
+	// Silencer applies the suppression rules to new alerts (nil: none).
+	Silencer *silence.Silencer
+	// Now is the wall clock of triage (suppression times); nil: time.Now.
+	Now func() time.Time
 	// OnRecordError is told about every malformed record (nil: ignore).
 	OnRecordError func(*azurelog.RecordError)
 	// FlowEngine runs the network detections (nil: flows are not read).
@@ -134,16 +152,23 @@ func (e *InputError) Error() string { return e.Name + ": " + e.Err.Error() }
 // Unwrap returns the reader's error.
 func (e *InputError) Unwrap() error { return e.Err }
 
-// New returns a pipeline. Engine, Manager and Sink are required.
+// New returns a pipeline. Engine, Manager and at least one sink are
+// required; [Build] makes them from a configuration.
 func New(opts Options) (*Pipeline, error) {
-	if opts.Engine == nil || opts.Manager == nil || opts.Sink == nil {
-		return nil, errors.New("pipeline: engine, manager and sink are required")
+	if opts.Engine == nil || opts.Manager == nil || len(opts.Sinks) == 0 {
+		return nil, errors.New("pipeline: engine, manager and a sink are required")
+	}
+	for i, s := range opts.Sinks {
+		if s == nil {
+			return nil, fmt.Errorf("pipeline: sink %d is nil", i)
+		}
 	}
 	return &Pipeline{
 		enricher:   opts.Enricher,
 		engine:     opts.Engine,
 		manager:    opts.Manager,
-		sink:       opts.Sink,
+		triage:     newTriage(opts.Directory, opts.Silencer, opts.Now),
+		sinks:      opts.Sinks,
 		onError:    opts.OnRecordError,
 		opts:       opts,
 		batch:      make([]event.Op, BatchSize),
@@ -250,9 +275,9 @@ func (p *Pipeline) afterBatch() error {
 	return nil
 }
 
-// take hands candidates to the manager.
+// take hands candidates to the manager, and what it makes of them through
+// triage to the sinks that want every change.
 func (p *Pipeline) take(cands []alert.Candidate) error {
-	up, _ := p.sink.(Updater)
 	for _, c := range cands {
 		a, created, err := p.manager.Add(c)
 		if err != nil {
@@ -262,7 +287,18 @@ func (p *Pipeline) take(cands []alert.Candidate) error {
 			}
 			return fmt.Errorf("alert %s: %w", c.Type, err)
 		}
-		if up != nil {
+		if a == nil {
+			continue // an early candidate for an alert announced already
+		}
+		p.triage.updated(a, created)
+		for i, s := range p.sinks {
+			up, ok := s.(Updater)
+			if !ok {
+				continue
+			}
+			if i > 0 {
+				a = a.Clone() // each sink owns what it is given
+			}
 			if err := up.Updated(a, created); err != nil {
 				return fmt.Errorf("alert sink: %w", err)
 			}
@@ -279,8 +315,11 @@ func (p *Pipeline) take(cands []alert.Candidate) error {
 // expire passes alerts whose aggregation window ended before now to the sink.
 func (p *Pipeline) expire(now time.Time) error {
 	for _, a := range p.manager.Expire(now) {
-		if err := p.sink.Closed(a); err != nil {
-			return fmt.Errorf("alert sink: %w", err)
+		p.triage.closed(a)
+		for _, s := range p.sinks {
+			if err := s.Closed(a); err != nil {
+				return fmt.Errorf("alert sink: %w", err)
+			}
 		}
 	}
 	return nil
@@ -321,6 +360,9 @@ func (p *Pipeline) Flush() error {
 
 // Engine returns the detection engine, for snapshots and restores.
 func (p *Pipeline) Engine() *detect.Engine { return p.engine }
+
+// Manager returns the alert manager, to reload open alerts into it.
+func (p *Pipeline) Manager() *alert.Manager { return p.manager }
 
 // Finish runs what is pending, closes every window and hands every remaining
 // alert to the sink. Call it once at the end of a finite input.

@@ -57,12 +57,13 @@ func run(t *testing.T, inputs ...string) ([]*alert.Alert, *Pipeline) {
 	cfg.Intel.Blocklists = []config.Blocklist{{Path: "../examples/intel/ipsum.txt", Category: "malicious"}}
 	var got []*alert.Alert
 	sink := SinkFunc(func(a *alert.Alert) error { got = append(got, a); return nil })
-	p, release, err := FromConfig(cfg, sink, func(e *azurelog.RecordError) { t.Logf("record error: %v", e) },
-		func(e error) { t.Logf("flow error: %v", e) })
+	p, err := Build(cfg, BuildOptions{Sinks: []Sink{sink},
+		OnRecordError: func(e *azurelog.RecordError) { t.Logf("record error: %v", e) },
+		OnFlowError:   func(e error) { t.Logf("flow error: %v", e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer release()
+	defer p.Close()
 	for i, in := range inputs {
 		if err := p.ReadAzure(context.Background(), strings.NewReader(in), fmt.Sprintf("input%d.json", i)); err != nil {
 			t.Fatal(err)

@@ -12,11 +12,11 @@ import (
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/detect"
-	"github.com/vigil-security/vigil/enrich"
-	"github.com/vigil-security/vigil/enrich/assets"
+	"github.com/vigil-security/vigil/config"
 	"github.com/vigil-security/vigil/event"
 	"github.com/vigil-security/vigil/metrics"
 	"github.com/vigil-security/vigil/pipeline"
+	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/source/azurelog"
 	"github.com/vigil-security/vigil/source/filetail"
 	"github.com/vigil-security/vigil/source/httppush"
@@ -41,6 +41,8 @@ type item struct {
 	// release, when set, is called once the item has been read (its
 	// memory may go).
 	release func()
+	// at is when the input was accepted (a push: when it was spooled).
+	at time.Time
 }
 
 // source returns the metrics label of the item's input.
@@ -54,20 +56,21 @@ func (it *item) source() string {
 	return sourceFile
 }
 
-// live is the pipeline of a running server: a pipeline.Pipeline fed with
-// items from the inputs instead of files, with two things a finite run does
-// not need: the pending batch is processed whenever the input queue runs
-// dry, and each item is acknowledged to its input (spool position, file
-// offset) only once the alerts of the batch holding its last record are
-// stored. It is used from one goroutine.
+// live is the pipeline of a running server: the one stage chain
+// (pipeline.Build) fed with items from the inputs instead of files, with
+// what only a server needs: the pending batch is processed whenever the
+// input queue runs dry, and each item is acknowledged to its input (spool
+// position, file offset) only once the alerts of the batch holding its last
+// record are stored. It is used from one goroutine.
 type live struct {
 	p      *pipeline.Pipeline
 	engine *detect.Engine
-	sink   *alertSink
+	stored *pipeline.StoreSink
 	spool  *httppush.Spool
 	tails  []*filetail.Follower
 	m      *metrics.Metrics
 	log    *slog.Logger
+	now    func() time.Time
 
 	// ctx is the context of the current process/flush/advance call, for
 	// the AfterBatch hook that stores alerts.
@@ -77,19 +80,23 @@ type live struct {
 	// read are the items wholly read into the pending batch or an earlier
 	// one, not yet acknowledged.
 	read []item
+	// batchOldest is when the oldest input of the pending batch was
+	// accepted; oldest the same for the batches run since the last commit:
+	// for the alert latency histogram.
+	batchOldest, oldest time.Time
 	// storeErr is the last failure to store alerts, nil once storing works.
 	storeErr atomic.Pointer[error]
 	// watermark is the engine's, in Unix nanoseconds, for /healthz.
 	watermark atomic.Int64
 }
 
-// newLive builds the server's pipeline around its engine, manager and sink.
-func newLive(enricher *enrich.Enricher, engine, flowEngine *detect.Engine, idx *assets.Index, manager *alert.Manager, sink *alertSink,
-	spool *httppush.Spool, tails []*filetail.Follower, m *metrics.Metrics, log *slog.Logger) (*live, error) {
-	l := &live{engine: engine, sink: sink, spool: spool, tails: tails, m: m, log: log,
+// newLive builds the server's stage chain from the configuration, storing
+// into st and counting into m.
+func newLive(cfg config.Config, sil *silence.Silencer, st pipeline.AlertStore, m *metrics.Metrics, log *slog.Logger, now func() time.Time) (*live, error) {
+	l := &live{stored: pipeline.NewStoreSink(st, now), m: m, log: log, now: now,
 		ctx: context.Background(), sources: map[string]float64{}}
-	p, err := pipeline.New(pipeline.Options{
-		Enricher: enricher, Engine: engine, FlowEngine: flowEngine, Assets: idx, Manager: manager, Sink: sink,
+	p, err := pipeline.Build(cfg, pipeline.BuildOptions{
+		Sinks: []pipeline.Sink{l.stored, countingSink{m}}, Silencer: sil, Now: now, Live: true,
 		OnFlowError: func(err error) { log.Debug("skipped flow data", "err", err) },
 		OnRecordError: func(e *azurelog.RecordError) {
 			log.Debug("skipped record", "err", e)
@@ -98,7 +105,6 @@ func newLive(enricher *enrich.Enricher, engine, flowEngine *detect.Engine, idx *
 			// A detector bug must not stop the server: log and go on.
 			log.Error("candidate rejected", "type", c.Type, "err", err)
 		},
-		ReleaseLate: true,
 		OnBatch: func(events int, took time.Duration) {
 			m.BatchSeconds.Observe(took.Seconds())
 			m.BatchEvents.Observe(float64(events))
@@ -106,9 +112,13 @@ func newLive(enricher *enrich.Enricher, engine, flowEngine *detect.Engine, idx *
 				m.EventsOut.WithLabelValues(src).Add(n)
 			}
 			clear(l.sources)
+			if !l.batchOldest.IsZero() && (l.oldest.IsZero() || l.batchOldest.Before(l.oldest)) {
+				l.oldest = l.batchOldest
+			}
+			l.batchOldest = time.Time{}
 		},
 		AfterBatch: func() error {
-			if wm := engine.Watermark(); !wm.IsZero() {
+			if wm := l.engine.Watermark(); !wm.IsZero() {
 				m.Watermark.Set(float64(wm.UnixNano()) / 1e9)
 				l.watermark.Store(wm.UnixNano())
 			}
@@ -118,9 +128,36 @@ func newLive(enricher *enrich.Enricher, engine, flowEngine *detect.Engine, idx *
 	if err != nil {
 		return nil, err
 	}
-	l.p = p
+	l.p, l.engine = p, p.Engine()
 	return l, nil
 }
+
+// accepted notes when an input of the pending batch was accepted.
+func (l *live) accepted(t time.Time) {
+	if !t.IsZero() && (l.batchOldest.IsZero() || t.Before(l.batchOldest)) {
+		l.batchOldest = t
+	}
+}
+
+// countingSink counts alerts by type into the metrics: new, merged and
+// suppressed by a rule.
+type countingSink struct{ m *metrics.Metrics }
+
+// Updated implements pipeline.Updater.
+func (c countingSink) Updated(a *alert.Alert, created bool) error {
+	if !created {
+		c.m.AlertUpdates.WithLabelValues(a.Type).Inc()
+		return nil
+	}
+	c.m.Alerts.WithLabelValues(a.Type).Inc()
+	if a.SuppressedBy != "" {
+		c.m.Suppressed.WithLabelValues(a.Type).Inc()
+	}
+	return nil
+}
+
+// Closed implements pipeline.Sink.
+func (countingSink) Closed(*alert.Alert) error { return nil }
 
 // process reads every record of one item into the pipeline, running full
 // batches as they fill. An item that cannot be read to its end (garbage,
@@ -132,6 +169,11 @@ func (l *live) process(ctx context.Context, it item) error {
 	}
 	l.ctx = ctx
 	src := it.source()
+	if it.push != nil {
+		l.accepted(it.push.Received)
+	} else {
+		l.accepted(it.at)
+	}
 	if it.flows != nil {
 		in := l.m.EventsIn.WithLabelValues(src)
 		for i := range it.flows {
@@ -243,9 +285,14 @@ func (l *live) commitRetry(ctx context.Context) error {
 // commit stores the pending alerts, then acknowledges the items wholly
 // processed and persists the inputs' positions.
 func (l *live) commit(ctx context.Context) error {
-	if err := l.sink.commit(ctx); err != nil {
+	hadAlerts := l.stored.Pending() > 0
+	if err := l.stored.Commit(ctx); err != nil {
 		return err
 	}
+	if hadAlerts && !l.oldest.IsZero() {
+		l.m.AlertLatency.Observe(l.now().Sub(l.oldest).Seconds())
+	}
+	l.oldest = time.Time{}
 	if len(l.read) == 0 {
 		return nil
 	}

@@ -54,7 +54,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		producers.Go(func() {
 			for c := range chunks {
 				select {
-				case s.queue <- item{chunk: &c, tail: f}:
+				case s.queue <- item{chunk: &c, tail: f, at: s.now()}:
 				case <-hard.Done():
 					return
 				}
@@ -212,17 +212,8 @@ func (s *Server) Close() error {
 		if s.spool != nil {
 			errs = append(errs, s.spool.Close())
 		}
-		if s.engine != nil {
-			s.engine.Close()
-		}
-		if s.flowEngine != nil {
-			s.flowEngine.Close()
-		}
-		if s.flows != nil {
-			errs = append(errs, s.flows.Close())
-		}
-		if s.enricher != nil {
-			errs = append(errs, s.enricher.Close())
+		if s.live != nil {
+			s.live.p.Close()
 		}
 		if s.st != nil {
 			errs = append(errs, s.st.Close())
@@ -254,7 +245,7 @@ func (s *Server) collectFlows(inputs, hard context.Context) {
 			return
 		}
 		select {
-		case s.queue <- item{flows: batch}:
+		case s.queue <- item{flows: batch, at: s.now()}:
 		case <-hard.Done():
 		default:
 			s.m.Drops.WithLabelValues(sourceFlow, metrics.DropQueueFull).Add(float64(len(batch)))

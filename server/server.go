@@ -44,7 +44,6 @@ import (
 	"github.com/vigil-security/vigil/api"
 	"github.com/vigil-security/vigil/config"
 	"github.com/vigil-security/vigil/detect"
-	"github.com/vigil-security/vigil/enrich"
 	"github.com/vigil-security/vigil/metrics"
 	"github.com/vigil-security/vigil/pipeline"
 	"github.com/vigil-security/vigil/silence"
@@ -88,7 +87,6 @@ type Server struct {
 	st       *store.SQLite
 	sil      *silence.Silencer
 	m        *metrics.Metrics
-	enricher *enrich.Enricher
 	engine   *detect.Engine
 	// flowEngine runs the network detections on flows from the UDP
 	// collector, with its own event time.
@@ -151,29 +149,17 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		s.log.Error("suppression rules", "err", err) // the valid ones apply
 	}
 	s.m = metrics.New()
-	if s.enricher, err = pipeline.OpenEnricher(cfg.Intel); err != nil {
+	s.lateness = cfg.Engine.Lateness
+	if s.live, err = newLive(cfg, s.sil, s.st, s.m, s.log, s.now); err != nil {
 		return nil, err
 	}
-	s.lateness = cfg.Engine.Lateness
-	switch {
-	case s.lateness == 0:
-		s.lateness = detect.DefaultLateness
-	case s.lateness < 0:
-		s.lateness = 0
-	}
-	s.engine = detect.New(pipeline.Detectors(cfg), detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness})
+	s.engine, s.flowEngine, s.manager = s.live.p.Engine(), s.live.p.FlowEngine(), s.live.p.Manager()
 	s.snapshotPath = filepath.Join(s.dataDir, "state", "engine.snapshot")
 	rs, err := s.engine.RestoreFile(s.snapshotPath)
 	if err != nil {
 		return nil, fmt.Errorf("restore engine state: %w (move the file away to start with empty detector state)", err)
 	}
 	s.log.Info("engine state restored", "keys", rs.Keys, "unknownDetectorKeys", rs.Unknown, "watermark", s.engine.Watermark())
-	idx, err := pipeline.OpenAssets(cfg.Intel.Assets)
-	if err != nil {
-		return nil, err
-	}
-	s.flowEngine = detect.New(pipeline.NetworkDetectors(cfg, idx, s.enricher),
-		detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness})
 	s.flowSnapshotPath = filepath.Join(s.dataDir, "state", "flows.snapshot")
 	if _, err := s.flowEngine.RestoreFile(s.flowSnapshotPath); err != nil {
 		return nil, fmt.Errorf("restore flow engine state: %w (move the file away to start with empty detector state)", err)
@@ -186,11 +172,6 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		s.m.Registry.MustRegister(s.flows)
 		s.m.Source(sourceFlow)
 	}
-	s.manager = alert.NewManager(alert.ManagerOptions{
-		AggregationWindow: cfg.Alerts.AggregationWindow,
-		EvidenceCap:       cfg.Alerts.EvidenceCap,
-		Now:               s.now,
-	})
 	if err := s.loadOpenAlerts(ctx); err != nil {
 		return nil, err
 	}
@@ -223,10 +204,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	s.queue = make(chan item, cfg.Server.QueueSize)
 	s.readAhead = semaphore.NewWeighted(readAheadBytes)
-	if s.live, err = newLive(s.enricher, s.engine, s.flowEngine, idx, s.manager, newAlertSink(s.st, s.sil, &s.cfg.Directory, s.m, s.now),
-		s.spool, s.tails, s.m, s.log); err != nil {
-		return nil, err
-	}
+	s.live.spool, s.live.tails = s.spool, s.tails
 	s.m.Source(sourcePush)
 	if len(s.tails) > 0 {
 		s.m.Source(sourceFile)

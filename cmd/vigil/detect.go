@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/pipeline"
+	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/source/azurelog"
 	"github.com/vigil-security/vigil/store"
 )
@@ -75,23 +76,36 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer stop()
 
 	out := &alertWriter{format: f.format, lang: cfg.Alerts.Language, w: stdout}
+	opts := pipeline.BuildOptions{
+		Sinks: []pipeline.Sink{out},
+		OnRecordError: func(e *azurelog.RecordError) {
+			fmt.Fprintf(stderr, "vigil detect: skipped record: %v\n", e)
+		},
+		OnFlowError: func(e error) {
+			fmt.Fprintf(stderr, "vigil detect: skipped flow data: %v\n", e)
+		},
+	}
+	var saved *pipeline.StoreSink
 	if f.db != "" {
 		st, err := store.OpenSQLite(ctx, f.db)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		out.store = st
+		// The database's suppression rules apply, as they do in vigil serve.
+		opts.Silencer = silence.New(st, &cfg.Directory)
+		if err := opts.Silencer.Refresh(ctx); err != nil {
+			fmt.Fprintf(stderr, "vigil detect: %v (the valid rules apply)\n", err)
+		}
+		saved = pipeline.NewStoreSink(st, nil)
+		opts.Sinks = append([]pipeline.Sink{saved}, opts.Sinks...)
+		opts.AfterBatch = func() error { return saved.Commit(ctx) }
 	}
-	p, closeAll, err := pipeline.FromConfig(cfg, out, func(e *azurelog.RecordError) {
-		fmt.Fprintf(stderr, "vigil detect: skipped record: %v\n", e)
-	}, func(e error) {
-		fmt.Fprintf(stderr, "vigil detect: skipped flow data: %v\n", e)
-	})
+	p, err := pipeline.Build(cfg, opts)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
+	defer p.Close()
 
 	snapshot, flowSnapshot := "", ""
 	if f.state != "" {
@@ -137,7 +151,12 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := out.flush(ctx); err != nil {
+	if saved != nil {
+		if err := saved.Commit(ctx); err != nil {
+			return err
+		}
+	}
+	if err := out.flush(); err != nil {
 		return err
 	}
 	d := time.Since(started)
@@ -175,30 +194,18 @@ func startProgress(w io.Writer, every time.Duration, c *pipeline.Counters, start
 	return func() { close(done); wg.Wait() }
 }
 
-// alertWriter prints closed alerts: JSON lines at once, or a table at the end;
-// with a store, it also saves them in batches.
+// alertWriter prints closed alerts: JSON lines at once, or a table at the end.
 type alertWriter struct {
-	format  string
-	lang    string
-	w       io.Writer
-	enc     *json.Encoder
-	table   []alert.GraphAlert
-	store   store.Store
-	pending []*alert.Alert
+	format string
+	lang   string
+	w      io.Writer
+	enc    *json.Encoder
+	table  []alert.GraphAlert
 }
 
 // Closed implements pipeline.Sink.
 func (a *alertWriter) Closed(al *alert.Alert) error {
 	g := alert.Render(al, a.lang)
-	if a.store != nil {
-		a.pending = append(a.pending, al)
-		if len(a.pending) >= 1000 {
-			if err := a.store.SaveAlerts(context.Background(), a.pending); err != nil {
-				return err
-			}
-			a.pending = a.pending[:0]
-		}
-	}
 	if a.format == "table" {
 		a.table = append(a.table, g)
 		return nil
@@ -210,12 +217,7 @@ func (a *alertWriter) Closed(al *alert.Alert) error {
 	return a.enc.Encode(g)
 }
 
-func (a *alertWriter) flush(ctx context.Context) error {
-	if a.store != nil && len(a.pending) > 0 {
-		if err := a.store.SaveAlerts(ctx, a.pending); err != nil {
-			return err
-		}
-	}
+func (a *alertWriter) flush() error {
 	if a.format == "table" {
 		return alert.RenderTable(a.w, a.table)
 	}

@@ -2,6 +2,7 @@ package keyvault
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -173,10 +174,7 @@ func pushTime(times []time.Time, t time.Time, n int) []time.Time {
 }
 
 func (d *listGet) Release(key string, vs *lgState, r *azops.Rec, emit detect.Emitter) {
-	ck := r.PrincipalKey()
-	if ck == "" {
-		ck = r.IP()
-	}
+	ck := callerKey(r)
 	s := vs.Callers[ck]
 	if s == nil {
 		if len(vs.Callers) >= maxCallers {
@@ -188,6 +186,54 @@ func (d *listGet) Release(key string, vs *lgState, r *azops.Rec, emit detect.Emi
 		s = &lgCaller{Recent: make([]azops.Rec, 0, d.ring())}
 		vs.Callers[ck] = s
 	}
+	d.step(key, ck, s, r, emit)
+}
+
+// callerKey is who a read is counted for: the principal, or the address of
+// a caller the record names no principal for.
+func callerKey(r *azops.Rec) string {
+	if ck := r.PrincipalKey(); ck != "" {
+		return ck
+	}
+	return r.IP()
+}
+
+// Speculate implements azops.Speculator: it runs the pending reads over
+// copies of their callers' state, emitting what crossing a threshold would.
+func (d *listGet) Speculate(key string, vs *lgState, pending []azops.Rec, emit detect.Emitter) {
+	var copies map[string]*lgCaller
+	for i := range pending {
+		r := &pending[i]
+		ck := callerKey(r)
+		s := copies[ck]
+		if s == nil {
+			if copies == nil {
+				copies = make(map[string]*lgCaller)
+			}
+			s = vs.Callers[ck].clone(d.ring())
+			copies[ck] = s
+		}
+		d.step(key, ck, s, r, emit)
+	}
+}
+
+// clone returns a copy of c that step may change without touching c (a new
+// caller's state when c is nil).
+func (c *lgCaller) clone(ring int) *lgCaller {
+	if c == nil {
+		return &lgCaller{Recent: make([]azops.Rec, 0, ring)}
+	}
+	out := *c
+	out.Recent = append(make([]azops.Rec, 0, max(ring, len(c.Recent))), c.Recent...)
+	out.Burst = slices.Clone(c.Burst)
+	out.Seen = slices.Clone(c.Seen)
+	out.Daily = slices.Clone(c.Daily)
+	return &out
+}
+
+// step counts one read of caller ck (state s) and emits when it crosses a
+// threshold.
+func (d *listGet) step(key, ck string, s *lgCaller, r *azops.Rec, emit detect.Emitter) {
 	t := r.Time
 	if t.After(s.Last) {
 		s.Last = t

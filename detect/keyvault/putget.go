@@ -289,3 +289,35 @@ func (d *putGet) candidate(key string, c *pgChange, rd *pgReader, first bool) al
 	}
 	return cand
 }
+
+// Speculate implements azops.Speculator: while a change's window may be
+// open, it runs the pending records over a copy of the vault's changes,
+// emitting what the reads that reach the threshold would.
+func (d *putGet) Speculate(key string, s *pgState, pending []azops.Rec, emit detect.Emitter) {
+	if len(s.Changes) == 0 && !slices.ContainsFunc(pending, func(r azops.Rec) bool { return d.isChange(&r) }) {
+		return
+	}
+	cp := &pgState{Changes: make([]*pgChange, len(s.Changes))}
+	for i, c := range s.Changes {
+		cp.Changes[i] = c.clone()
+	}
+	// A summary of a window this closes follows a first candidate with its
+	// fingerprint, so the manager takes it as announced already.
+	for i := range pending {
+		d.Release(key, cp, &pending[i], emit)
+	}
+}
+
+// clone returns a deep copy of c.
+func (c *pgChange) clone() *pgChange {
+	out := *c
+	out.Change = c.Change.Clone()
+	out.Added = slices.Clone(c.Added)
+	out.Readers = make([]*pgReader, len(c.Readers))
+	for i, rd := range c.Readers {
+		r := *rd
+		r.Reads = rd.Reads.Clone()
+		out.Readers[i] = &r
+	}
+	return &out
+}

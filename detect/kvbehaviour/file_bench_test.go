@@ -42,7 +42,7 @@ func BenchmarkFile(b *testing.B) {
 		ops[len(ops)-1].Raw = nil
 	}
 	span := ops[len(ops)-1].Time.Sub(ops[0].Time) + time.Hour
-	e := detect.New(Detectors(DefaultConfig()), detect.Options{Workers: 2})
+	e := detect.New(Detectors(DefaultConfig()), detect.Options{Workers: 2, Lateness: detect.DefaultLateness})
 	defer e.Close()
 	b.ReportAllocs()
 	cpu := dt.ProcessCPU()

@@ -82,7 +82,7 @@ func evaluateEstate(t *testing.T, path, labelPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := detect.New(Detectors(DefaultConfig()), detect.Options{Workers: 2})
+	eng := detect.New(Detectors(DefaultConfig()), detect.Options{Workers: 2, Lateness: detect.DefaultLateness})
 	defer eng.Close()
 	mgr := alert.NewManager(alert.ManagerOptions{AggregationWindow: 24 * time.Hour, EvidenceCap: 50})
 	alerts := map[string]*alert.Alert{}

@@ -21,7 +21,7 @@ func TestCandidatesRenderInTheCatalogue(t *testing.T) {
 			t.Errorf("%s is not in the catalogue", typ)
 		}
 	}
-	e := detect.New(estateDetectors(t), detect.Options{Workers: 1})
+	e := detect.New(estateDetectors(t), detect.Options{Workers: 1, Lateness: detect.DefaultLateness})
 	defer e.Close()
 	got := runEngine(e, estateStream(4), 1000)
 	seen := map[string]bool{}

@@ -106,7 +106,7 @@ func TestEngineSameOutputWhateverTheWorkers(t *testing.T) {
 	var want []alert.Candidate
 	for _, workers := range []int{1, 2, 5} {
 		dets := estateDetectors(t)
-		e := detect.New(dets, detect.Options{Workers: workers})
+		e := detect.New(dets, detect.Options{Workers: workers, Lateness: detect.DefaultLateness})
 		got := runEngine(e, flows, 1000)
 		e.Close()
 		if want == nil {
@@ -142,12 +142,12 @@ func TestEngineSameOutputWhateverTheWorkers(t *testing.T) {
 
 func TestEngineSnapshotRestore(t *testing.T) {
 	flows := estateStream(2)
-	whole := detect.New(estateDetectors(t), detect.Options{Workers: 3})
+	whole := detect.New(estateDetectors(t), detect.Options{Workers: 3, Lateness: detect.DefaultLateness})
 	want := runEngine(whole, flows, 700)
 	whole.Close()
 	half := len(flows) / 2
 	for _, after := range []int{1, 4} {
-		first := detect.New(estateDetectors(t), detect.Options{Workers: 3})
+		first := detect.New(estateDetectors(t), detect.Options{Workers: 3, Lateness: detect.DefaultLateness})
 		var got []alert.Candidate
 		for i := 0; i < half; i += 700 {
 			got = append(got, first.ProcessFlows(flows[i:min(i+700, half)])...)
@@ -157,7 +157,7 @@ func TestEngineSnapshotRestore(t *testing.T) {
 			t.Fatal(err)
 		}
 		first.Close()
-		second := detect.New(estateDetectors(t), detect.Options{Workers: after})
+		second := detect.New(estateDetectors(t), detect.Options{Workers: after, Lateness: detect.DefaultLateness})
 		st, err := second.Restore(&buf)
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +207,7 @@ func BenchmarkEngineFlows(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 9))
 	flows := background(r, t0, 4096)
 	dets := Detectors(testConfig(), estateAssets(), benchIntel(b))
-	e := detect.New(dets, detect.Options{Workers: 1})
+	e := detect.New(dets, detect.Options{Workers: 1, Lateness: detect.DefaultLateness})
 	defer e.Close()
 	span := time.Hour
 	shift := func() {
@@ -278,7 +278,7 @@ func TestNoAllocationPerFlow(t *testing.T) {
 
 func TestStatsTrustedAndInternal(t *testing.T) {
 	dets := Detectors(testConfig(), assets(), testIntel(t))
-	e := detect.New(dets, detect.Options{Workers: 2})
+	e := detect.New(dets, detect.Options{Workers: 2, Lateness: detect.DefaultLateness})
 	defer e.Close()
 	flows := merge(attempts(t0, time.Second, 10, adminIP, vmIP, 22), attempts(t0, time.Second, 7, vm2IP, vmIP, 3389),
 		attempts(t0, time.Second, 5, attacker, notOurs, 22))

@@ -169,3 +169,10 @@ func MatchHits(hits []event.IntelHit, categories []string, minScore int) bool {
 	}
 	return false
 }
+
+// Clone returns a copy of a that shares no slice with it.
+func (a Acc) Clone() Acc {
+	a.Ops = slices.Clone(a.Ops)
+	a.Recs = slices.Clone(a.Recs)
+	return a
+}

@@ -25,6 +25,15 @@ type Logic[S any] interface {
 	Check(s *S) error
 }
 
+// Speculator is an optional interface of a Logic that can emit early (see
+// detect.Speculator). Speculate is given a key's state and its pending
+// records in event-time order, and emits the candidates Release would emit
+// for them if no other record arrived first. It must not change s or the
+// records.
+type Speculator[S any] interface {
+	Speculate(key string, s *S, pending []Rec, emit detect.Emitter)
+}
+
 // stateVersion is written with every key's state; Restore refuses others.
 const stateVersion = 1
 
@@ -46,6 +55,11 @@ type Shard[S any] struct {
 	active    []string // keys holding records not yet released
 	spare     []string
 	nextSweep time.Time
+	// fresh are the keys that received records since the last Speculate
+	// (only kept when the logic is a Speculator).
+	fresh   []string
+	isFresh map[string]bool
+	spec    Speculator[S]
 	// pool keeps the buffers of dropped keys for new ones, so keys that come
 	// and go (a vault read now and then) do not regrow a buffer each time.
 	pool [][]Rec
@@ -58,7 +72,34 @@ const (
 
 // NewShard returns an empty shard running logic.
 func NewShard[S any](logic Logic[S]) *Shard[S] {
-	return &Shard[S]{logic: logic, states: make(map[string]*S)}
+	sh := &Shard[S]{logic: logic, states: make(map[string]*S)}
+	if sp, ok := logic.(Speculator[S]); ok {
+		sh.spec, sh.isFresh = sp, map[string]bool{}
+	}
+	return sh
+}
+
+// Speculate implements detect.Speculator: the logic, when it can, emits
+// early for the keys that received records since the last call.
+func (sh *Shard[S]) Speculate(emit detect.Emitter) {
+	if sh.spec == nil {
+		return
+	}
+	for _, key := range sh.fresh {
+		s := sh.states[key]
+		if s == nil {
+			continue
+		}
+		b := sh.logic.Pending(s)
+		if b.Len() == 0 {
+			continue
+		}
+		b.sort()
+		sh.spec.Speculate(key, s, b.Recs, emit)
+	}
+	clear(sh.fresh)
+	sh.fresh = sh.fresh[:0]
+	clear(sh.isFresh)
 }
 
 // Process implements detect.Shard: it copies op into the key's buffer.
@@ -78,6 +119,10 @@ func (sh *Shard[S]) Process(op *event.Op, key string, emit detect.Emitter) {
 		sh.active = append(sh.active, key)
 	}
 	b.Add(op)
+	if sh.spec != nil && !sh.isFresh[key] {
+		sh.isFresh[key] = true
+		sh.fresh = append(sh.fresh, key)
+	}
 	if b.Len() > MaxPending {
 		b.ReleaseOldest(MaxPending/2, func(r *Rec) { sh.logic.Release(key, s, r, emit) })
 	}

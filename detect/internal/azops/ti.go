@@ -249,3 +249,26 @@ func (l tiLogic) candidate(key string, g *tiGroup, acc *Acc) alert.Candidate {
 	}
 	return c
 }
+
+// Speculate implements Speculator: a matching record is a finding on its
+// own, so each pending record whose (caller, address) has no open group
+// announces the group it will open.
+func (l tiLogic) Speculate(key string, s *tiState, pending []Rec, emit detect.Emitter) {
+	for i := range pending {
+		r := &pending[i]
+		pk, ip := r.PrincipalKey(), r.IP()
+		if slices.ContainsFunc(s.Groups, func(g *tiGroup) bool {
+			return g.Principal == pk && g.IP == ip && !r.Time.Before(g.Start) && r.Time.Before(g.Start.Add(l.spec.Window))
+		}) {
+			continue // its alert is out already
+		}
+		if slices.ContainsFunc(pending[:i], func(p Rec) bool {
+			return p.CallerIP == r.CallerIP && p.CallerIPText == r.CallerIPText && p.PrincipalKey() == pk
+		}) {
+			continue // an earlier pending record opens the group
+		}
+		var first Acc
+		first.Add(r, 1)
+		emit.Emit(l.candidate(key, &tiGroup{Principal: pk, IP: ip, Start: r.Time}, &first))
+	}
+}

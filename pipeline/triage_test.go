@@ -1,4 +1,4 @@
-package server
+package pipeline
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
-	"github.com/vigil-security/vigil/metrics"
 	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/store"
 	"github.com/vigil-security/vigil/tenancy"
@@ -49,6 +48,8 @@ const (
 	sinkSub    = "5f6e6521-6e5f-4b0b-80aa-bd44fad7a398"
 )
 
+const torAddress = "185.220.101.1"
+
 var sinkNow = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 func torAlert(count int) *alert.Alert {
@@ -59,7 +60,28 @@ func torAlert(count int) *alert.Alert {
 	}
 }
 
-func newTestSink(t *testing.T, rules ...silence.Rule) (*alertSink, *memStore) {
+// stagedSink is the chain's end as the pipeline drives it: triage, then a
+// StoreSink.
+type stagedSink struct {
+	tri    *triage
+	stored *StoreSink
+}
+
+func (s stagedSink) Updated(a *alert.Alert, created bool) error {
+	s.tri.updated(a, created)
+	return s.stored.Updated(a, created)
+}
+
+func (s stagedSink) Closed(a *alert.Alert) error {
+	s.tri.closed(a)
+	return s.stored.Closed(a)
+}
+
+func (s stagedSink) Pending() int { return s.stored.Pending() }
+
+func (s stagedSink) commit(ctx context.Context) error { return s.stored.Commit(ctx) }
+
+func newTestSink(t *testing.T, rules ...silence.Rule) (stagedSink, *memStore) {
 	t.Helper()
 	dir := &tenancy.Directory{Customers: []tenancy.Customer{{TenantID: sinkTenant, Subscriptions: []tenancy.Subscription{{ID: sinkSub}}}}}
 	sil := silence.New(ruleSource(rules), dir)
@@ -67,7 +89,8 @@ func newTestSink(t *testing.T, rules ...silence.Rule) (*alertSink, *memStore) {
 		t.Fatal(err)
 	}
 	st := &memStore{}
-	return newAlertSink(st, sil, dir, metrics.New(), func() time.Time { return sinkNow }), st
+	now := func() time.Time { return sinkNow }
+	return stagedSink{tri: newTriage(dir, sil, now), stored: NewStoreSink(st, now)}, st
 }
 
 func TestSinkStoresNewAlertWithActivity(t *testing.T) {
@@ -121,7 +144,7 @@ func TestSinkSuppression(t *testing.T) {
 		t.Errorf("repeat stored as %s / %q, count %d, %d logs", got.Status, got.SuppressedBy, got.Count, len(got.ActivityLogs))
 	}
 	s.Closed(torAlert(2))
-	if len(s.suppressed) != 0 {
+	if len(s.tri.suppressed) != 0 {
 		t.Error("a closed alert stays in memory")
 	}
 }
