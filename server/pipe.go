@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
-	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/config"
+	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/event"
 	"github.com/vigil-security/vigil/metrics"
 	"github.com/vigil-security/vigil/pipeline"

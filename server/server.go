@@ -83,11 +83,11 @@ type Server struct {
 	dataDir string
 	started time.Time
 
-	lock     *os.File
-	st       *store.SQLite
-	sil      *silence.Silencer
-	m        *metrics.Metrics
-	engine   *detect.Engine
+	lock   *os.File
+	st     *store.SQLite
+	sil    *silence.Silencer
+	m      *metrics.Metrics
+	engine *detect.Engine
 	// flowEngine runs the network detections on flows from the UDP
 	// collector, with its own event time.
 	flowEngine *detect.Engine
