@@ -121,8 +121,15 @@ type Engine struct {
 	// Workers is the number of detection shards; 0 means one per CPU.
 	Workers int `yaml:"workers"`
 	// Lateness is how far out of order events may arrive before the windows
-	// they fall in are closed.
+	// they fall in are closed (default 5m; 0 means none: every event is
+	// taken as in order when it arrives).
 	Lateness time.Duration `yaml:"lateness"`
+	// EmitEarly (default true) raises alerts as soon as their condition
+	// holds on the events that have arrived, instead of once the watermark
+	// releases them: Tor / suspicious / proxy addresses at once, secret
+	// listing bursts and access-policy-change-then-read at the read that
+	// crosses the threshold. What the alert finally says is the same.
+	EmitEarly bool `yaml:"emitEarly"`
 }
 
 // Alerts configures how candidates become alerts.
@@ -164,7 +171,7 @@ type Blocklist struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Engine:      Engine{Lateness: detect.DefaultLateness},
+		Engine:      Engine{Lateness: detect.DefaultLateness, EmitEarly: true},
 		Alerts:      Alerts{AggregationWindow: 24 * time.Hour, EvidenceCap: 50, Language: "en"},
 		KeyVault:    keyvault.DefaultConfig(),
 		KVBehaviour: kvbehaviour.DefaultConfig(),

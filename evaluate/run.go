@@ -16,6 +16,16 @@ import (
 // (every detection it enables, with its intel files), collects the alerts
 // and scores them against the estate's labels. Nothing touches the disk.
 func Run(ctx context.Context, est *simulate.Estate, cfg config.Config) (Report, error) {
+	alerts, _, err := detectAll(ctx, est, cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	return Score(alerts, est.Labels(), BenignVaultDays(est)), nil
+}
+
+// detectAll runs the estate's telemetry through the stage chain and returns
+// every alert, closed, and how many alerts were opened early.
+func detectAll(ctx context.Context, est *simulate.Estate, cfg config.Config) (_ []*alert.Alert, early int64, err error) {
 	var alerts []*alert.Alert
 	sink := pipeline.SinkFunc(func(a *alert.Alert) error { alerts = append(alerts, a); return nil })
 	var skipped []string
@@ -26,7 +36,7 @@ func Run(ctx context.Context, est *simulate.Estate, cfg config.Config) (Report, 
 			}
 		}})
 	if err != nil {
-		return Report{}, err
+		return nil, 0, err
 	}
 	defer p.Close()
 
@@ -38,15 +48,15 @@ func Run(ctx context.Context, est *simulate.Estate, cfg config.Config) (Report, 
 	err = p.ReadAzure(ctx, pr, "simulated")
 	pr.CloseWithError(io.ErrClosedPipe) // stop the writer if reading ended early
 	if err != nil {
-		return Report{}, fmt.Errorf("evaluate: %w", err)
+		return nil, 0, fmt.Errorf("evaluate: %w", err)
 	}
 	if err := p.Finish(); err != nil {
-		return Report{}, fmt.Errorf("evaluate: %w", err)
+		return nil, 0, fmt.Errorf("evaluate: %w", err)
 	}
 	if n := p.Counters.Skipped.Load(); n > 0 {
-		return Report{}, fmt.Errorf("evaluate: the simulator wrote %d records the reader skipped, e.g. %v", n, skipped)
+		return nil, 0, fmt.Errorf("evaluate: the simulator wrote %d records the reader skipped, e.g. %v", n, skipped)
 	}
-	return Score(alerts, est.Labels(), BenignVaultDays(est)), nil
+	return alerts, p.Counters.Early.Load(), nil
 }
 
 // BenignVaultDays is the vault-days of activity after each vault's learning

@@ -99,7 +99,8 @@ type BuildOptions struct {
 
 // Build assembles the one stage chain from a configuration: enrichment
 // (geo, intel, asset attribution), the engines with every detection the
-// configuration enables (emitting early, see detect.Options.Early), the
+// configuration enables (emitting early unless engine.emitEarly is off, see
+// detect.Options.Early), the
 // alert manager, triage (tenant directory, suppression) and the sinks.
 // `vigil detect`, `vigil serve` and the evaluation all run what it builds,
 // so the same input and configuration give the same alerts. Close the
@@ -108,7 +109,7 @@ func Build(cfg config.Config, opts BuildOptions) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	engOpts := detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness, Early: true}
+	engOpts := detect.Options{Workers: cfg.Engine.Workers, Lateness: cfg.Engine.Lateness, Early: cfg.Engine.EmitEarly}
 	if err := engOpts.Validate(); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,7 @@ type Counters struct {
 	Skipped atomic.Int64 // malformed records counted and skipped
 	Alerts  atomic.Int64 // alerts created
 	Updates atomic.Int64 // candidates merged into an existing alert
+	Early   atomic.Int64 // alerts opened by an early candidate (provisional)
 }
 
 // Pipeline runs records through enrichment, detection and the alert manager.
@@ -304,6 +305,9 @@ func (p *Pipeline) take(cands []alert.Candidate) error {
 			}
 		}
 		if created {
+			if c.Early {
+				p.Counters.Early.Add(1)
+			}
 			p.Counters.Alerts.Add(1)
 		} else {
 			p.Counters.Updates.Add(1)
