@@ -200,21 +200,69 @@ func callerKey(r *azops.Rec) string {
 
 // Speculate implements azops.Speculator: it runs the pending reads over
 // copies of their callers' state, emitting what crossing a threshold would.
+// Callers whose pending reads cannot cross one (most of them: no list
+// within the burst window, too few distinct objects for the daily rule)
+// are not copied.
 func (d *listGet) Speculate(key string, vs *lgState, pending []azops.Rec, emit detect.Emitter) {
-	var copies map[string]*lgCaller
+	var callers map[string]*lgSpec
 	for i := range pending {
 		r := &pending[i]
 		ck := callerKey(r)
-		s := copies[ck]
-		if s == nil {
-			if copies == nil {
-				copies = make(map[string]*lgCaller)
+		sp := callers[ck]
+		if sp == nil {
+			if callers == nil {
+				callers = make(map[string]*lgSpec)
 			}
-			s = vs.Callers[ck].clone(d.ring())
-			copies[ck] = s
+			sp = &lgSpec{first: r.Time}
+			callers[ck] = sp
 		}
-		d.step(key, ck, s, r, emit)
+		sp.reads++
+		if d.lists.has(r.Operation) {
+			sp.lists++
+		}
+		if d.daily.has(r.Operation) {
+			sp.daily++
+		}
 	}
+	for ck, sp := range callers {
+		sp.possible = d.couldFire(vs.Callers[ck], sp)
+	}
+	for i := range pending {
+		r := &pending[i]
+		ck := callerKey(r)
+		sp := callers[ck]
+		if !sp.possible {
+			continue
+		}
+		if sp.state == nil {
+			sp.state = vs.Callers[ck].clone(d.ring())
+		}
+		d.step(key, ck, sp.state, r, emit)
+	}
+}
+
+// lgSpec is what Speculate knows of one caller's pending reads.
+type lgSpec struct {
+	first               time.Time
+	reads, lists, daily int
+	possible            bool
+	state               *lgCaller // the copy the pending reads run over
+}
+
+// couldFire reports whether the caller (state s, nil for a new one) could
+// cross a threshold with its pending reads sp.
+func (d *listGet) couldFire(s *lgCaller, sp *lgSpec) bool {
+	burst, daily := sp.reads, sp.daily
+	listed := sp.lists > 0
+	if s != nil {
+		burst += len(s.Burst)
+		daily += len(s.Daily)
+		listed = listed || (!s.LastList.IsZero() && sp.first.Sub(s.LastList) < d.cfg.BurstWindow)
+	}
+	if burst >= d.cfg.BurstMinReads && (listed || !d.cfg.RequireList) {
+		return true
+	}
+	return sp.daily > 0 && daily > d.cfg.DailyThreshold
 }
 
 // clone returns a copy of c that step may change without touching c (a new
