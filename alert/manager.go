@@ -418,3 +418,17 @@ func (m *Manager) Len() int {
 	defer m.mu.Unlock()
 	return len(m.open)
 }
+
+// Open returns copies of the alerts in the index, ordered by fingerprint:
+// what a checkpoint keeps so that a restart merges repeats exactly as the
+// run it resumes would have (put them back with Track).
+func (m *Manager) Open() []*Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Alert, 0, len(m.open))
+	for _, a := range m.open {
+		out = append(out, a.Clone())
+	}
+	slices.SortFunc(out, func(a, b *Alert) int { return strings.Compare(a.Fingerprint, b.Fingerprint) })
+	return out
+}

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
@@ -69,4 +71,22 @@ func (t *triage) carry(a *alert.Alert) {
 	a.Status, a.ResolvedReason, a.ResolvedBy, a.ResolvedOn = sup.Status, sup.ResolvedReason, sup.ResolvedBy, sup.ResolvedOn
 	a.SuppressedBy = sup.SuppressedBy
 	a.ActivityLogs = append(a.ActivityLogs[:0:0], sup.ActivityLogs...)
+}
+
+// Suppressed returns copies of the open alerts a suppression rule resolved,
+// for a checkpoint.
+func (p *Pipeline) Suppressed() []*alert.Alert {
+	out := make([]*alert.Alert, 0, len(p.triage.suppressed))
+	for _, a := range p.triage.suppressed {
+		out = append(out, a.Clone())
+	}
+	slices.SortFunc(out, func(a, b *alert.Alert) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// RestoreSuppressed puts back what Suppressed returned.
+func (p *Pipeline) RestoreSuppressed(as []*alert.Alert) {
+	for _, a := range as {
+		p.triage.suppressed[a.ID] = a.Clone()
+	}
 }

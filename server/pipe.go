@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -84,6 +83,9 @@ type live struct {
 	// accepted; oldest the same for the batches run since the last commit:
 	// for the alert latency histogram.
 	batchOldest, oldest time.Time
+	// skipUntil is the spool position of the checkpoint restored at start:
+	// records before it were processed before the restart.
+	skipUntil httppush.Pos
 	// storeErr is the last failure to store alerts, nil once storing works.
 	storeErr atomic.Pointer[error]
 	// watermark is the engine's, in Unix nanoseconds, for /healthz.
@@ -169,6 +171,11 @@ func (l *live) process(ctx context.Context, it item) error {
 	}
 	l.ctx = ctx
 	src := it.source()
+	if it.push != nil && !l.skipUntil.Before(it.push.Next) {
+		// Seen by the restored checkpoint already.
+		l.spool.MarkConsumed(it.push.Next)
+		return nil
+	}
 	if it.push != nil {
 		l.accepted(it.push.Received)
 	} else {
@@ -293,9 +300,9 @@ func (l *live) commit(ctx context.Context) error {
 		l.m.AlertLatency.Observe(l.now().Sub(l.oldest).Seconds())
 	}
 	l.oldest = time.Time{}
-	if len(l.read) == 0 {
-		return nil
-	}
+	// The items are processed and their alerts stored: mark them so. The
+	// positions become durable only with the next checkpoint, together
+	// with the detector state that has seen them.
 	for _, it := range l.read {
 		switch {
 		case it.push != nil:
@@ -306,6 +313,21 @@ func (l *live) commit(ctx context.Context) error {
 	}
 	clear(l.read)
 	l.read = l.read[:0]
+	return nil
+}
+
+// checkpoint runs the pending batch, stores its alerts, and makes the
+// detectors' state, the open alerts and the input positions durable
+// together (see checkpoint.go); then the inputs may forget what it covers.
+func (l *live) checkpoint(ctx context.Context, cp *checkpointer) error {
+	if err := l.flush(ctx); err != nil {
+		return err
+	}
+	if err := cp.write(l); err != nil {
+		l.m.SnapshotErrors.Inc()
+		return err
+	}
+	l.m.Snapshots.Inc()
 	var errs []error
 	if l.spool != nil {
 		if err := l.spool.Commit(); err != nil {
@@ -318,24 +340,9 @@ func (l *live) commit(ctx context.Context) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		// The positions stay marked; the next commit writes them.
+		// The checkpoint holds the positions; these files only let the
+		// inputs drop what it covers, and the next checkpoint retries.
 		l.log.Error("saving input positions", "err", err)
 	}
-	return nil
-}
-
-// snapshot writes the engines' state between batches.
-func (l *live) snapshot(path, flowPath string) error {
-	if err := l.engine.SnapshotFile(path); err != nil {
-		l.m.SnapshotErrors.Inc()
-		return fmt.Errorf("snapshot engine state: %w", err)
-	}
-	if fe := l.p.FlowEngine(); fe != nil {
-		if err := fe.SnapshotFile(flowPath); err != nil {
-			l.m.SnapshotErrors.Inc()
-			return fmt.Errorf("snapshot flow engine state: %w", err)
-		}
-	}
-	l.m.Snapshots.Inc()
 	return nil
 }

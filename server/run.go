@@ -174,13 +174,10 @@ func (s *Server) runPipeline(ctx context.Context) error {
 					s.log.Error("suppression rules", "err", err)
 				}
 			}
-			if now.Sub(lastSnapshot) >= s.cfg.Server.SnapshotInterval {
+			if now.Sub(lastSnapshot) >= s.cfg.Server.SnapshotInterval || s.spool.Retained() > s.cfg.Server.Push.SpoolBytes/4 {
 				lastSnapshot = now
-				if err := s.live.flush(ctx); err != nil {
-					return errors.Join(err, s.finish(ctx))
-				}
-				if err := s.live.snapshot(s.snapshotPath, s.flowSnapshotPath); err != nil {
-					s.log.Error("snapshot", "err", err)
+				if err := s.live.checkpoint(ctx, s.cp); err != nil {
+					s.log.Error("checkpoint", "err", err)
 				}
 			}
 		case <-ctx.Done():
@@ -189,18 +186,15 @@ func (s *Server) runPipeline(ctx context.Context) error {
 	}
 }
 
-// finish runs what is pending, stores it and saves the engine's state.
-// Windows stay open: the next start continues them from the snapshot.
+// finish runs what is pending, stores it and writes a last checkpoint.
+// Windows stay open: the next start continues them from the checkpoint.
 func (s *Server) finish(ctx context.Context) error {
-	if err := s.live.flush(ctx); err != nil {
-		// The unacknowledged input is processed again at the next start;
-		// a snapshot now would count it twice.
-		return fmt.Errorf("final flush: %w", err)
+	if err := s.live.checkpoint(ctx, s.cp); err != nil {
+		// The input after the last checkpoint is read again at the next
+		// start.
+		return fmt.Errorf("final checkpoint: %w", err)
 	}
-	if err := s.live.snapshot(s.snapshotPath, s.flowSnapshotPath); err != nil {
-		return err
-	}
-	s.log.Info("engine state saved", "path", s.snapshotPath, "watermark", s.engine.Watermark())
+	s.log.Info("checkpoint written", "path", s.cp.path, "watermark", s.engine.Watermark())
 	return nil
 }
 

@@ -8,21 +8,22 @@
 //
 //	DATA/vigil.db              alerts, tokens, rules, activity (SQLite)
 //	DATA/spool/                pushed bodies not yet processed, and the read position
-//	DATA/state/engine.snapshot detector state, saved every snapshotInterval and at shutdown
-//	DATA/state/inputs/*.json   how far each followed file has been processed
+//	DATA/state/checkpoint      detector state, open alerts and input positions, written together
+//	                           every snapshotInterval and at shutdown (see checkpoint.go)
+//	DATA/state/inputs/*.json   how far each followed file has been processed (as of the checkpoint)
 //	DATA/vigil.lock            held while a server uses the directory
 //
 // # Delivery
 //
-// An input item (a pushed body, a chunk of a file) is acknowledged (spool
-// position committed, file offset saved) only after the alerts of the batch
-// holding its last record are stored. A crash therefore loses nothing that
-// was acknowledged to a client; it may process the unacknowledged tail
-// again, which can add its events to an alert's count a second time but
-// never duplicates an alert (alert IDs derive from the incident, and open
-// alerts are reloaded into the manager at start, so repeats merge).
-// Detector state is as of the last snapshot; a graceful shutdown saves it
-// last, so a restart after SIGTERM resumes exactly.
+// An input item (a pushed body, a chunk of a file) is acknowledged to its
+// sender once it is durable (spooled and fsynced; a file is its own
+// record). It is processed, its alerts stored at once (seconds), and its
+// position becomes durable only with the next checkpoint, which also holds
+// the detectors' state and open alerts that have seen it. A crash (`kill
+// -9`) therefore resumes at the last checkpoint and reads again what came
+// after it; that replay is idempotent (see checkpoint.go), so nothing
+// acknowledged is lost and nothing is counted twice. A graceful shutdown
+// writes a last checkpoint.
 package server
 
 import (
@@ -101,8 +102,7 @@ type Server struct {
 	readAhead *semaphore.Weighted
 	handler   http.Handler
 
-	snapshotPath     string
-	flowSnapshotPath string
+	cp *checkpointer
 	lateness         time.Duration
 	tick             time.Duration // how often the pipeline checks the clock
 
@@ -154,15 +154,21 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.engine, s.flowEngine, s.manager = s.live.p.Engine(), s.live.p.FlowEngine(), s.live.p.Manager()
-	s.snapshotPath = filepath.Join(s.dataDir, "state", "engine.snapshot")
-	rs, err := s.engine.RestoreFile(s.snapshotPath)
-	if err != nil {
-		return nil, fmt.Errorf("restore engine state: %w (move the file away to start with empty detector state)", err)
+	s.cp = &checkpointer{path: filepath.Join(s.dataDir, "state", checkpointFile)}
+	tailStates := map[string]string{}
+	for _, in := range cfg.Server.Inputs {
+		name := inputStateName(in)
+		s.cp.tails = append(s.cp.tails, name)
+		tailStates[name] = filepath.Join(s.dataDir, "state", "inputs", name)
 	}
-	s.log.Info("engine state restored", "keys", rs.Keys, "unknownDetectorKeys", rs.Unknown, "watermark", s.engine.Watermark())
-	s.flowSnapshotPath = filepath.Join(s.dataDir, "state", "flows.snapshot")
-	if _, err := s.flowEngine.RestoreFile(s.flowSnapshotPath); err != nil {
-		return nil, fmt.Errorf("restore flow engine state: %w (move the file away to start with empty detector state)", err)
+	resumeAt, found, err := s.restoreCheckpoint(ctx, s.cp.path, tailStates)
+	if err != nil {
+		return nil, fmt.Errorf("restore checkpoint: %w (move %s away to start with empty detector state)", err, s.cp.path)
+	}
+	if !found {
+		if err := s.restoreLegacy(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Server.Flows.Listen != "" {
 		if s.flows, err = ipfix.Listen(ipfix.ListenerOptions{Addr: cfg.Server.Flows.Listen, ReadBuffer: cfg.Server.Flows.ReadBuffer,
@@ -171,9 +177,6 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 		s.m.Registry.MustRegister(s.flows)
 		s.m.Source(sourceFlow)
-	}
-	if err := s.loadOpenAlerts(ctx); err != nil {
-		return nil, err
 	}
 	if s.spool, err = httppush.OpenSpool(filepath.Join(s.dataDir, "spool"), httppush.SpoolOptions{
 		MaxBytes: cfg.Server.Push.SpoolBytes,
@@ -204,7 +207,7 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	}
 	s.queue = make(chan item, cfg.Server.QueueSize)
 	s.readAhead = semaphore.NewWeighted(readAheadBytes)
-	s.live.spool, s.live.tails = s.spool, s.tails
+	s.live.spool, s.live.tails, s.live.skipUntil = s.spool, s.tails, resumeAt
 	s.m.Source(sourcePush)
 	if len(s.tails) > 0 {
 		s.m.Source(sourceFile)
@@ -226,6 +229,26 @@ func inputStateName(in config.Input) string {
 	}
 	h.Write([]byte(abs + "\x00" + in.Pattern))
 	return fmt.Sprintf("%016x.json", h.Sum64())
+}
+
+// restoreLegacy starts from the snapshot files of an earlier version (or
+// nothing): the engines' state as last saved, the open alerts from the
+// store. The first checkpoint replaces the files.
+func (s *Server) restoreLegacy(ctx context.Context) error {
+	engineFile := filepath.Join(s.dataDir, "state", "engine.snapshot")
+	flowFile := filepath.Join(s.dataDir, "state", "flows.snapshot")
+	rs, err := s.engine.RestoreFile(engineFile)
+	if err != nil {
+		return fmt.Errorf("restore engine state: %w (move the file away to start with empty detector state)", err)
+	}
+	if rs.Keys > 0 {
+		s.log.Info("engine state restored from an earlier version's snapshot", "keys", rs.Keys, "watermark", s.engine.Watermark())
+	}
+	if _, err := s.flowEngine.RestoreFile(flowFile); err != nil {
+		return fmt.Errorf("restore flow engine state: %w (move the file away to start with empty detector state)", err)
+	}
+	s.cp.legacy = []string{engineFile, flowFile}
+	return s.loadOpenAlerts(ctx)
 }
 
 // loadOpenAlerts puts the stored alerts that may still take repeats into

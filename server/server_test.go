@@ -335,7 +335,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := ts.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	snap := filepath.Join(cfg.Server.DataDir, "state", "engine.snapshot")
+	snap := filepath.Join(cfg.Server.DataDir, "state", checkpointFile)
 	if info, err := os.Stat(snap); err != nil || info.Size() < 100 {
 		t.Fatalf("snapshot: %v", err)
 	}

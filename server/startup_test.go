@@ -158,3 +158,16 @@ func TestUnreadableBodyIsCountedAndAcknowledged(t *testing.T) {
 		t.Errorf("the unreadable body is not counted:\n%s", metrics)
 	}
 }
+
+// TestDamagedCheckpointIsReported: a checkpoint that is not whole stops the
+// start with a message saying what to do, and nothing is half restored.
+func TestDamagedCheckpointIsReported(t *testing.T) {
+	cfg := baseConfig(t)
+	path := filepath.Join(cfg.Server.DataDir, "state", checkpointFile)
+	os.MkdirAll(filepath.Dir(path), 0o750)
+	os.WriteFile(path, []byte("not a checkpoint at all"), 0o600)
+	_, err := New(context.Background(), Options{Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), "restore checkpoint") || !strings.Contains(err.Error(), "away") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -46,7 +46,9 @@ type Token struct {
 }
 
 // Operation types of the system activity log. Detections use Partner
-// Center's name for them ("Azure Fraud Event Detected").
+// Center's name for them ("Azure Fraud Event Detected"). An alert's
+// detection and its suppression are each recorded once: recording them
+// again (a restart replaying input) changes nothing.
 const (
 	OpAlertDetected      = "Azure Fraud Event Detected"
 	OpAlertSuppressed    = "Security Alert Suppressed"

@@ -333,3 +333,27 @@ func TestChangeStatusAndStale(t *testing.T) {
 		t.Errorf("ResolveStale(zero cut-off) = %v", err)
 	}
 }
+
+// TestDetectionRecordedOnce: recording an alert's detection again, as a
+// restart that replays input does, adds no second record.
+func TestDetectionRecordedOnce(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := &alert.Alert{ID: "a-1", Type: "KV_TORAccess", TenantID: "t", SuppressedBy: "r1", Status: alert.StatusResolved, ResolvedReason: alert.ReasonIgnore}
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		if err := st.RecordActivity(context.Background(), store.AlertActivities(a, at.Add(time.Duration(i)*time.Minute))...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acts, err := st.ListActivity(context.Background(), store.ActivityQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 2 {
+		t.Fatalf("%d activity records after recording one detection and suppression three times, want 2", len(acts))
+	}
+}

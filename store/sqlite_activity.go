@@ -87,7 +87,8 @@ func insertActivity(ctx context.Context, tx *sql.Tx, a *Activity) error {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO system_activity (at, operation_type, partner_id, tenant_id, actor,
-		resource_type, resource_id, old_value, new_value, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		resource_type, resource_id, old_value, new_value, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`,
 		sqliteTime(dbTime(a.Time)), clean(a.OperationType), clean(a.PartnerID), clean(a.TenantID), clean(a.Actor),
 		clean(a.ResourceType), clean(a.ResourceID), clean(a.OldValue), clean(a.NewValue), nullString(cleanJSON(details)))
 	if err != nil {

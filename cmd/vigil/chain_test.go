@@ -220,7 +220,13 @@ func TestSameAlertsFromEveryDoor(t *testing.T) {
 		t.Fatal(err)
 	}
 	followed := serveUntil(t, dirCfg, records, nil, func(string) {
-		if err := os.WriteFile(filepath.Join(inDir, "PT1H.json"), data, 0o600); err != nil {
+		// Written whole, then renamed into the pattern, as a sync tool
+		// lands a blob.
+		tmp := filepath.Join(inDir, "PT1H.json.part")
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(inDir, "PT1H.json")); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -126,7 +126,7 @@ func TestServeSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "vigil serve: stopped") {
 		t.Errorf("stderr: %s", stderr)
 	}
-	if _, err := os.Stat(filepath.Join(data, "state", "engine.snapshot")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "state", "checkpoint")); err != nil {
 		t.Errorf("no snapshot after SIGTERM: %v", err)
 	}
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(data, store.DefaultFile))
@@ -155,7 +155,7 @@ func TestServeWithoutConfig(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("exit status %d: %s", code, stderr)
 	}
-	for _, p := range []string{"vigil-data/vigil.db", "vigil-data/state/engine.snapshot", "vigil-data/spool"} {
+	for _, p := range []string{"vigil-data/vigil.db", "vigil-data/state/checkpoint", "vigil-data/spool"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}

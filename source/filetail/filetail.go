@@ -493,3 +493,16 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// State returns the offsets as Commit would write them (processed, Done,
+// up to here), for a checkpoint that keeps them with other state; write it
+// to Options.StatePath before New to resume from that checkpoint.
+func (f *Follower) State() ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	data, err := json.Marshal(f.files)
+	if err != nil {
+		return nil, fmt.Errorf("filetail: %w", err)
+	}
+	return data, nil
+}

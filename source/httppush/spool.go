@@ -566,3 +566,34 @@ func (s *Spool) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Consumed returns the position MarkConsumed last moved to (processed up to
+// here, perhaps not yet committed).
+func (s *Spool) Consumed() Pos {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.consumed
+}
+
+// Retained returns the bytes on disk from the committed position on: what
+// a restart would read again. A consumer that commits only with a
+// checkpoint watches it to checkpoint before the disk fills.
+func (s *Spool) Retained() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, seg := range s.segs {
+		if seg.seq >= s.committed.Segment {
+			n += seg.size
+		}
+		if seg.seq == s.committed.Segment {
+			n -= min(s.committed.Offset, seg.size)
+		}
+	}
+	return n
+}
+
+// Before reports whether p comes before q in the spool.
+func (p Pos) Before(q Pos) bool {
+	return p.Segment < q.Segment || (p.Segment == q.Segment && p.Offset < q.Offset)
+}
