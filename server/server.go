@@ -102,9 +102,9 @@ type Server struct {
 	readAhead *semaphore.Weighted
 	handler   http.Handler
 
-	cp *checkpointer
-	lateness         time.Duration
-	tick             time.Duration // how often the pipeline checks the clock
+	cp       *checkpointer
+	lateness time.Duration
+	tick     time.Duration // how often the pipeline checks the clock
 
 	closeOnce sync.Once
 }
