@@ -40,9 +40,16 @@ const DefaultMaxBodyBytes = 64 << 20
 
 // Appender stores a body durably; *Spool implements it.
 type Appender interface {
-	Append(body []byte, received time.Time) (Pos, error)
+	// AppendKey stores body unless a body with the same idempotency key
+	// (empty: none) is stored already.
+	AppendKey(body []byte, received time.Time, key string) (pos Pos, duplicate bool, err error)
 	Full(n int64) bool
 }
+
+// KeyHeader carries a body's idempotency key: a sender that retries a push
+// whose answer it never got (a timeout, the server restarted) sends the
+// same key, and the body is stored once.
+const KeyHeader = "Idempotency-Key"
 
 // HandlerOptions configure the push handler. The zero value gives the
 // defaults.
@@ -158,7 +165,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (code, n int, po
 	if err := checkBody(body, gz); err != nil {
 		return http.StatusBadRequest, 0, Pos{}, err.Error()
 	}
-	pos, err := h.sp.Append(body, h.opts.Now())
+	key := r.Header.Get(KeyHeader)
+	if len(key) > MaxKeyBytes {
+		return http.StatusBadRequest, 0, Pos{}, KeyHeader + " over " + strconv.Itoa(MaxKeyBytes) + " bytes"
+	}
+	pos, _, err := h.sp.AppendKey(body, h.opts.Now(), key)
 	switch {
 	case errors.Is(err, ErrFull):
 		return http.StatusServiceUnavailable, 0, Pos{}, "spool full, retry later"

@@ -32,10 +32,15 @@ var (
 )
 
 // Record layout: magic, body length, CRC-32C of the body, time received
-// (Unix nanoseconds), then the body.
+// (Unix nanoseconds), then the body. A record with an idempotency key
+// ("VSR2") has the key's length (2 bytes) and the key after the header, and
+// its length and CRC-32C cover key length, key and body.
 const (
-	headerSize  = 20
-	recordMagic = 0x56535231 // "VSR1"
+	headerSize     = 20
+	recordMagic    = 0x56535231 // "VSR1"
+	keyRecordMagic = 0x56535232 // "VSR2"
+	// MaxKeyBytes bounds an idempotency key.
+	MaxKeyBytes = 256
 	segmentExt  = ".seg"
 	posFile     = "position"
 )
@@ -72,7 +77,57 @@ type Record struct {
 	Pos      Pos // where it starts
 	Next     Pos // where the following record starts: pass it to MarkConsumed
 	Received time.Time
+	Key      string // idempotency key, if the sender gave one
 	Body     []byte
+}
+
+// splitKey splits a keyed record's payload into key and body.
+func splitKey(payload []byte) (string, []byte, error) {
+	if len(payload) < 2 {
+		return "", nil, errors.New("keyed record without a key length")
+	}
+	n := int(binary.BigEndian.Uint16(payload))
+	if n > MaxKeyBytes || 2+n > len(payload) {
+		return "", nil, fmt.Errorf("keyed record with a key of %d bytes", n)
+	}
+	return string(payload[2 : 2+n]), payload[2+n:], nil
+}
+
+// loadKeys reads the idempotency keys of seg's records, at open.
+func (s *Spool) loadKeys(seg *segment) error {
+	f, err := os.Open(seg.path)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	var hdr [headerSize]byte
+	for off := int64(0); off+headerSize <= seg.size; {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return fmt.Errorf("spool: read %s at %d: %w", seg.path, off, err)
+		}
+		m := binary.BigEndian.Uint32(hdr[0:])
+		n := int64(binary.BigEndian.Uint32(hdr[4:]))
+		if (m != recordMagic && m != keyRecordMagic) || off+headerSize+n > seg.size {
+			return nil // damage: the reader reports and skips it
+		}
+		if m == keyRecordMagic && n >= 2 {
+			var kl [2]byte
+			if _, err := f.ReadAt(kl[:], off+headerSize); err != nil {
+				return fmt.Errorf("spool: read %s at %d: %w", seg.path, off, err)
+			}
+			k := int64(binary.BigEndian.Uint16(kl[:]))
+			if k <= MaxKeyBytes && 2+k <= n {
+				key := make([]byte, k)
+				if _, err := f.ReadAt(key, off+headerSize+2); err != nil {
+					return fmt.Errorf("spool: read %s at %d: %w", seg.path, off, err)
+				}
+				s.keys[string(key)] = keyed{seg: seg, start: off, end: off + headerSize + n}
+				seg.keys = append(seg.keys, string(key))
+			}
+		}
+		off += headerSize + n
+	}
+	return nil
 }
 
 // segment is one file of the spool.
@@ -81,9 +136,16 @@ type segment struct {
 	path string
 	f    *os.File // write handle; nil for segments of an earlier run
 	// Guarded by Spool.mu:
-	size      int64 // bytes written
-	published int64 // bytes synced, visible to the reader
-	sealed    bool  // no more writes
+	size      int64    // bytes written
+	published int64    // bytes synced, visible to the reader
+	sealed    bool     // no more writes
+	keys      []string // idempotency keys of its records
+}
+
+// keyed is where the record of an idempotency key ends.
+type keyed struct {
+	seg        *segment
+	start, end int64
 }
 
 // Spool is a durable queue of request bodies on disk: segment files of
@@ -108,6 +170,8 @@ type Spool struct {
 	changed   chan struct{}
 	consumed  Pos
 	committed Pos
+	// keys are the idempotency keys of the records still on disk.
+	keys map[string]keyed
 
 	// Consumer state.
 	rseg *segment
@@ -128,7 +192,7 @@ func OpenSpool(dir string, opts SpoolOptions) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{dir: dir, opts: opts, changed: make(chan struct{})}
+	s := &Spool{dir: dir, opts: opts, changed: make(chan struct{}), keys: map[string]keyed{}}
 	pos, err := readPos(filepath.Join(dir, posFile))
 	if err != nil {
 		return nil, err
@@ -166,6 +230,11 @@ func OpenSpool(dir string, opts SpoolOptions) (*Spool, error) {
 		pos = Pos{Segment: s.segs[0].seq} // the committed segment was empty and removed
 	}
 	s.consumed, s.committed = pos, pos
+	for _, seg := range s.segs {
+		if err := s.loadKeys(seg); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.newSegment(last + 1); err != nil {
 		return nil, err
 	}
@@ -269,34 +338,63 @@ func (s *Spool) Full(n int64) bool {
 // storage. It fails with ErrFull when the spool is over its limit and
 // ErrClosed after CloseWriter.
 func (s *Spool) Append(body []byte, received time.Time) (Pos, error) {
-	if int64(len(body)) > int64(^uint32(0)) {
-		return Pos{}, fmt.Errorf("spool: body of %d bytes is too large", len(body))
+	pos, _, err := s.AppendKey(body, received, "")
+	return pos, err
+}
+
+// AppendKey is Append with an idempotency key (empty: none): a body whose
+// key is already in the spool is not written again, and AppendKey returns
+// the first one's position, with duplicate true, once that one is durable.
+// A key is remembered while its record is on disk: until a commit after it
+// was consumed drops its segment.
+func (s *Spool) AppendKey(body []byte, received time.Time, key string) (pos Pos, duplicate bool, err error) {
+	if int64(len(body)) > int64(^uint32(0))-MaxKeyBytes-2 {
+		return Pos{}, false, fmt.Errorf("spool: body of %d bytes is too large", len(body))
 	}
-	n := int64(headerSize + len(body))
+	if len(key) > MaxKeyBytes {
+		return Pos{}, false, fmt.Errorf("spool: idempotency key of %d bytes (at most %d)", len(key), MaxKeyBytes)
+	}
+	payload := body
+	magic := uint32(recordMagic)
+	if key != "" {
+		magic = keyRecordMagic
+		payload = make([]byte, 0, 2+len(key)+len(body))
+		payload = binary.BigEndian.AppendUint16(payload, uint16(len(key)))
+		payload = append(append(payload, key...), body...)
+	}
+	n := int64(headerSize + len(payload))
 	var hdr [headerSize]byte
-	binary.BigEndian.PutUint32(hdr[0:], recordMagic)
-	binary.BigEndian.PutUint32(hdr[4:], uint32(len(body)))
-	binary.BigEndian.PutUint32(hdr[8:], crc32.Checksum(body, castagnoli))
+	binary.BigEndian.PutUint32(hdr[0:], magic)
+	binary.BigEndian.PutUint32(hdr[4:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(hdr[8:], crc32.Checksum(payload, castagnoli))
 	binary.BigEndian.PutUint64(hdr[12:], uint64(received.UnixNano()))
+	body = payload
 
 	s.mu.Lock()
 	if s.cur == nil {
 		s.mu.Unlock()
-		return Pos{}, ErrClosed
+		return Pos{}, false, ErrClosed
+	}
+	if k, ok := s.keys[key]; ok && key != "" {
+		s.mu.Unlock()
+		if err := s.syncTo(k.seg, k.end); err != nil {
+			return Pos{}, false, err
+		}
+		return Pos{Segment: k.seg.seq, Offset: k.start}, true, nil
 	}
 	if s.pendingLocked()+n > s.opts.MaxBytes {
 		s.mu.Unlock()
-		return Pos{}, ErrFull
+		return Pos{}, false, ErrFull
 	}
 	if s.cur.size > 0 && s.cur.size+n > s.opts.SegmentBytes {
 		if err := s.newSegment(s.cur.seq + 1); err != nil {
 			s.mu.Unlock()
-			return Pos{}, err
+			return Pos{}, false, err
 		}
 	}
 	seg := s.cur
 	off := seg.size
-	_, err := seg.f.WriteAt(hdr[:], off)
+	_, err = seg.f.WriteAt(hdr[:], off)
 	if err == nil {
 		_, err = seg.f.WriteAt(body, off+headerSize)
 	}
@@ -306,17 +404,21 @@ func (s *Spool) Append(body []byte, received time.Time) (Pos, error) {
 			seg.sealed = true
 			s.cur = nil
 			s.mu.Unlock()
-			return Pos{}, fmt.Errorf("spool: write: %w (and truncate: %v; spool closed)", err, terr)
+			return Pos{}, false, fmt.Errorf("spool: write: %w (and truncate: %v; spool closed)", err, terr)
 		}
 		s.mu.Unlock()
-		return Pos{}, fmt.Errorf("spool: write: %w", err)
+		return Pos{}, false, fmt.Errorf("spool: write: %w", err)
 	}
 	seg.size = off + n
+	if key != "" {
+		s.keys[key] = keyed{seg: seg, start: off, end: off + n}
+		seg.keys = append(seg.keys, key)
+	}
 	s.mu.Unlock()
 	if err := s.syncTo(seg, off+n); err != nil {
-		return Pos{}, err
+		return Pos{}, false, err
 	}
-	return Pos{Segment: seg.seq, Offset: off}, nil
+	return Pos{Segment: seg.seq, Offset: off}, false, nil
 }
 
 // syncTo makes seg durable up to at least end and publishes it to the
@@ -427,7 +529,8 @@ func (s *Spool) readRecord(seg *segment, limit int64) (rec Record, ok bool, err 
 	if _, err := s.rf.ReadAt(hdr[:], s.roff); err != nil {
 		return Record{}, false, fmt.Errorf("spool: read %s at %d: %w", seg.path, s.roff, err)
 	}
-	if m := binary.BigEndian.Uint32(hdr[0:]); m != recordMagic {
+	m := binary.BigEndian.Uint32(hdr[0:])
+	if m != recordMagic && m != keyRecordMagic {
 		s.corrupt(seg, limit, fmt.Errorf("bad record magic %#x", m))
 		return Record{}, false, nil
 	}
@@ -444,10 +547,18 @@ func (s *Spool) readRecord(seg *segment, limit int64) (rec Record, ok bool, err 
 		s.corrupt(seg, limit, errors.New("checksum mismatch"))
 		return Record{}, false, nil
 	}
+	var key string
+	if m == keyRecordMagic {
+		if key, body, err = splitKey(body); err != nil {
+			s.corrupt(seg, limit, err)
+			return Record{}, false, nil
+		}
+	}
 	rec = Record{
 		Pos:      Pos{Segment: seg.seq, Offset: s.roff},
 		Next:     Pos{Segment: seg.seq, Offset: s.roff + headerSize + n},
 		Received: time.Unix(0, int64(binary.BigEndian.Uint64(hdr[12:]))),
+		Key:      key,
 		Body:     body,
 	}
 	s.roff = rec.Next.Offset
@@ -486,6 +597,11 @@ func (s *Spool) Commit() error {
 	for _, seg := range s.segs {
 		if seg.seq < p.Segment && seg.sealed && seg != s.rseg {
 			drop = append(drop, seg)
+			for _, k := range seg.keys {
+				if s.keys[k].seg == seg {
+					delete(s.keys, k)
+				}
+			}
 			continue
 		}
 		keep = append(keep, seg)

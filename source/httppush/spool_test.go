@@ -341,3 +341,55 @@ func BenchmarkSpoolAppend(b *testing.B) {
 		}
 	})
 }
+
+// TestSpoolIdempotencyKey: a body sent again with its key is stored once,
+// across a restart, and its key is forgotten once the segment holding it
+// is committed away; bodies without a key are never deduplicated.
+func TestSpoolIdempotencyKey(t *testing.T) {
+	dir := t.TempDir()
+	s := openSpool(t, dir, SpoolOptions{SegmentBytes: 64})
+	add := func(s *Spool, body, key string) (Pos, bool) {
+		t.Helper()
+		p, dup, err := s.AppendKey([]byte(body), t0, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, dup
+	}
+	p1, dup := add(s, `{"a":1}`, "k1")
+	if dup {
+		t.Fatal("first body taken as a duplicate")
+	}
+	if p, dup := add(s, `{"a":1}`, "k1"); !dup || p != p1 {
+		t.Fatalf("retry: duplicate %v at %v, want the first at %v", dup, p, p1)
+	}
+	add(s, `{"b":2}`, "")
+	add(s, `{"b":2}`, "")
+	s.Close()
+
+	s = openSpool(t, dir, SpoolOptions{SegmentBytes: 64})
+	if p, dup := add(s, `{"a":1}`, "k1"); !dup || p != p1 {
+		t.Fatalf("retry after a restart: duplicate %v at %v", dup, p)
+	}
+	add(s, `{"c":3}`, "k2")
+	s.CloseWriter()
+	recs := drain(t, s)
+	if got := bodies(recs); !slices.Equal(got, []string{`{"a":1}`, `{"b":2}`, `{"b":2}`, `{"c":3}`}) {
+		t.Fatalf("bodies %q", got)
+	}
+	if recs[0].Key != "k1" || recs[1].Key != "" || recs[3].Key != "k2" {
+		t.Errorf("keys %q %q %q", recs[0].Key, recs[1].Key, recs[3].Key)
+	}
+	s.MarkConsumed(recs[len(recs)-1].Next)
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openSpool(t, dir, SpoolOptions{SegmentBytes: 64})
+	if _, dup := add(s, `{"a":1}`, "k1"); dup {
+		t.Error("a key whose segment was committed away is still remembered")
+	}
+	if _, _, err := s.AppendKey([]byte(`{}`), t0, strings.Repeat("k", MaxKeyBytes+1)); err == nil {
+		t.Error("an overlong key was taken")
+	}
+}
