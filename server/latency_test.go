@@ -132,10 +132,10 @@ func TestTorAccessListedBeforeTheWatermark(t *testing.T) {
 	if n := len(listAlerts(t, ts.Store(), "")); n != 1 {
 		t.Errorf("%d alerts, want only the Tor access", n)
 	}
-	_, metrics := ts.get(t, "/metrics", "")
-	if !strings.Contains(metrics, "vigil_alert_latency_seconds_count ") || strings.Contains(metrics, "vigil_alert_latency_seconds_count 0\n") {
-		t.Error("no alert latency observed in /metrics")
-	}
+	waitFor(t, "the alert latency in /metrics", func() bool {
+		_, metrics := ts.get(t, "/metrics", "")
+		return strings.Contains(metrics, "vigil_alert_latency_seconds_count ") && !strings.Contains(metrics, "vigil_alert_latency_seconds_count 0\n")
+	})
 
 	// Ten minutes later by event time the in-order pass has confirmed it.
 	ts.push(t, kvRecord(t, now.Add(10*time.Minute), "11111111-2222-3333-4444-555555555555", "104.40.82.76"), false)

@@ -248,6 +248,13 @@ func (s *Server) restoreLegacy(ctx context.Context) error {
 		return fmt.Errorf("restore flow engine state: %w (move the file away to start with empty detector state)", err)
 	}
 	s.cp.legacy = []string{engineFile, flowFile}
+	if rs.Keys == 0 && s.engine.Watermark().IsZero() {
+		// No state at all: a first start, or a crash before the first
+		// checkpoint, after which the spool replays everything it holds
+		// from the start; the alerts stored meanwhile are made again, so
+		// loading them would count their events twice.
+		return nil
+	}
 	return s.loadOpenAlerts(ctx)
 }
 
