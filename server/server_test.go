@@ -450,10 +450,21 @@ func TestIdleAdvanceClosesWindows(t *testing.T) {
 // records (JSON lines, about 1 MB) pushed over HTTP by 4 clients, spooled
 // durably, and run through the pipeline with every detection; the clock
 // stops when the last record is processed and acknowledged.
+//
+// Checkpoints (detector state, open alerts and input positions written
+// together) run every snapshotInterval: the sub-benchmarks compare the
+// default interval with one a second, which shows their cost.
 func BenchmarkPushIngest(b *testing.B) {
+	for _, every := range []time.Duration{5 * time.Minute, time.Second} {
+		b.Run("checkpoint="+every.String(), func(b *testing.B) { benchPushIngest(b, every) })
+	}
+}
+
+func benchPushIngest(b *testing.B, checkpointEvery time.Duration) {
 	bodies := kvLoad(b, b.N*1000, 1000, time.Time{})
 	cfg := baseConfig(b)
 	cfg.Server.Push.SpoolBytes = 4 << 30
+	cfg.Server.SnapshotInterval = checkpointEvery
 	ts := start(b, cfg)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	var next sync.Mutex
