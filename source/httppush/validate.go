@@ -254,9 +254,9 @@ func (v *validator) recordOrEnvelope(i, frames int) (int, error) {
 		if v.d[i] != '"' {
 			return i, v.bad(i, "expected an object key")
 		}
-		e, _, err := v.str(i)
-		if err != nil {
-			return e, err
+		e, _, serr := v.str(i)
+		if serr != nil {
+			return e, serr
 		}
 		isRecords := equalFold(v.d[i+1:e-1], "records")
 		if i = v.ws(e); i >= len(v.d) {

@@ -122,6 +122,8 @@ func TestValidateRejects(t *testing.T) {
 		{name: "a stray comma after JSON lines", body: append(append([]byte{}, r.lines...), ","...), line: 4, offset: len(r.lines), record: 3, msgHas: "','"},
 		{name: "missing comma between records", body: missingComma, line: 1, offset: 12 + len(r.kvLine) + 1, record: 1, msgHas: "expected ',' or ']'"},
 		{name: "not JSON", body: []byte("time=2026 op=SecretGet"), line: 1, msgHas: "neither JSON"},
+		{name: "bad value after the records", body: []byte(`{"records":[],"x":tru}` + "\n" + `{"time":"2016-02-04T17:46:52Z"}`), line: 1, offset: 18, record: 0, msgHas: "invalid literal"},
+		{name: "bad second records array", body: []byte(`{"records":[],"records":[{"a":1]}`), line: 1, offset: 31, record: 0, msgHas: "expected ',' or '}'"},
 		{name: "a bare number", body: []byte("42"), line: 1, msgHas: "neither JSON"},
 		{name: "empty", body: []byte(" \n"), line: 2, offset: 2, msgHas: "empty body"},
 		{name: "control character in a string", body: []byte("{\"time\":\"a\tb\"}"), line: 1, offset: 10, msgHas: "control character"},
