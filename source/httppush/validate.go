@@ -181,8 +181,12 @@ func (v *validator) records(i, frames int) (int, error) {
 		} else if v.d[i] == '{' {
 			i, err = v.record(i)
 		} else {
+			start := i
 			v.depth = 0
 			i, err = v.skip(i)
+			if err == nil && i-start > maxRecordBytes {
+				err = v.bad(start, fmt.Sprintf("record over %d bytes", maxRecordBytes))
+			}
 			v.sum.NotAzureLog++
 			v.index++
 		}
