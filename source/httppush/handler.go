@@ -12,8 +12,8 @@
 //
 //	202 Accepted            stored durably; {"status":"accepted","records":R,"notAzureLog":K,"bytes":N,"position":"S.O"}
 //	400 Bad Request         empty, not complete JSON (truncated, garbage after it, a broken
-//	                        line), or bad gzip; {"error":...,"line":L,"offset":O,"record":I}
-//	                        and nothing is spooled
+//	                        line), or bad gzip; nothing is spooled; for bad JSON
+//	                        {"error":...,"line":L,"offset":O,"record":I,"recordLine":RL}
 //	413 Content Too Large   over the body limit (as sent, or decompressed)
 //	415 Unsupported Media   a Content-Encoding other than gzip or identity
 //	503 Service Unavailable the spool is over its size limit (Retry-After set)
@@ -123,6 +123,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := Rejected{Error: res.msg}
 	if be := res.bodyErr; be != nil {
 		body.Line, body.Offset, body.Record = &be.Line, &be.Offset, &be.Record
+		if be.RecordLine > 0 {
+			body.RecordLine = &be.RecordLine
+		}
 	}
 	json.NewEncoder(w).Encode(body)
 }
@@ -153,6 +156,9 @@ type Rejected struct {
 	Offset *int `json:"offset,omitempty"`
 	// Record is the 0-based index of the record where the problem is.
 	Record *int `json:"record,omitempty"`
+	// RecordLine is the line where that record starts (in JSON lines, the
+	// broken line), when the problem is inside a record.
+	RecordLine *int `json:"recordLine,omitempty"`
 }
 
 // result is the outcome of one request.

@@ -40,6 +40,7 @@ func TestHandler(t *testing.T) {
 	r := azureBodies(t)
 	lines := r.lines
 	broken := bytes.Join([][]byte{r.kvLine, r.restLine, r.kvLine[:len(r.kvLine)/2], r.recordLine}, []byte("\n"))
+	noBrace := bytes.Join([][]byte{r.kvLine, r.restLine[:len(r.restLine)-1], r.recordLine}, []byte("\n"))
 	tests := []struct {
 		name     string
 		body     []byte
@@ -52,6 +53,9 @@ func TestHandler(t *testing.T) {
 		errHas   string
 		line     int // refused as not JSON: where
 		offset   int
+		// recordLine is where the broken record starts, when it is not
+		// on line.
+		recordLine int
 	}{
 		{name: "records envelope", body: envelope, want: 202, stored: true, records: 1},
 		{name: "Key Vault envelope", body: kv, want: 202, stored: true, records: 1},
@@ -68,6 +72,7 @@ func TestHandler(t *testing.T) {
 		{name: "truncated envelope, gzip", body: gzipped(t, string(r.envelope3[:len(r.envelope3)/2])), want: 400, errHas: "decompressed", line: 1, offset: len(r.envelope3) / 2},
 		{name: "garbage after JSON lines", body: append(append([]byte{}, lines...), "}"...), want: 400, errHas: "after a complete JSON value", line: 4, offset: len(lines)},
 		{name: "broken line in JSON lines", body: broken, want: 400, errHas: "line 3,", line: 3, offset: len(r.kvLine) + len(r.restLine) + 2 + len(r.kvLine)/2},
+		{name: "JSON lines, a record without its closing brace", body: noBrace, want: 400, errHas: "from line 2", line: 3, offset: len(r.kvLine) + len(r.restLine) + 1, recordLine: 2},
 		{name: "gzip cut short", body: gzipped(t, string(lines))[:100], want: 400, errHas: "gzip: unexpected EOF"},
 		{name: "gzip declared, plain body", body: lines, encoding: "gzip", want: 400, errHas: "no gzip header"},
 		{name: "unsupported encoding", body: lines, encoding: "br", want: 415, errHas: "Content-Encoding"},
@@ -108,6 +113,9 @@ func TestHandler(t *testing.T) {
 			}
 			if tc.line != 0 && (resp["line"] != float64(tc.line) || resp["offset"] != float64(tc.offset)) {
 				t.Errorf("refusal at line %v, offset %v; want %d, %d", resp["line"], resp["offset"], tc.line, tc.offset)
+			}
+			if tc.recordLine != 0 && resp["recordLine"] != float64(tc.recordLine) {
+				t.Errorf("recordLine %v, want %d", resp["recordLine"], tc.recordLine)
 			}
 			if tc.line == 0 && resp["line"] != nil {
 				t.Errorf("a position for an error that has none: %v", resp)

@@ -43,8 +43,12 @@ type BodyError struct {
 	// Offset is the 0-based byte offset of the problem in the body (after
 	// gzip decompression, for a compressed body).
 	Offset int
-	// Line is the 1-based line of the problem: in JSON lines, the record's.
+	// Line is the 1-based line of the problem.
 	Line int
+	// RecordLine is the 1-based line where the record holding the problem
+	// starts (in JSON lines, the broken line); 0 when the problem is
+	// between records.
+	RecordLine int
 	// Record is the 0-based index, among the body's records, of the record
 	// being read when the problem was found.
 	Record int
@@ -56,6 +60,9 @@ type BodyError struct {
 
 // Error formats the error with its position.
 func (e *BodyError) Error() string {
+	if e.RecordLine > 0 && e.RecordLine != e.Line {
+		return fmt.Sprintf("line %d, byte %d (record %d, from line %d): %s", e.Line, e.Offset, e.Record, e.RecordLine, e.Msg)
+	}
 	return fmt.Sprintf("line %d, byte %d (record %d): %s", e.Line, e.Offset, e.Record, e.Msg)
 }
 
@@ -71,9 +78,11 @@ type validator struct {
 	d     []byte
 	depth int
 	index int // index of the record being read
-	sum   Summary
-	off   int
-	msg   string
+	// recStart is where the record being read starts; -1 between records.
+	recStart int
+	sum      Summary
+	off      int
+	msg      string
 	// time and eventTimestamp of the record being read
 	tm, et member
 }
@@ -93,7 +102,7 @@ type member struct {
 // concatenated objects), with nothing after them, and counts its records.
 // It fails with a *BodyError.
 func Validate(body []byte) (Summary, error) {
-	v := validator{d: body}
+	v := validator{d: body, recStart: -1}
 	if err := v.body(); err != nil {
 		e := &BodyError{Offset: v.off, Record: v.index, Msg: v.msg, Truncated: errors.Is(err, errShort)}
 		if e.Truncated {
@@ -101,6 +110,9 @@ func Validate(body []byte) (Summary, error) {
 			e.Msg = "the body ends inside a record, array or envelope (truncated?)"
 		}
 		e.Line = 1 + bytes.Count(body[:min(e.Offset, len(body))], []byte{'\n'})
+		if v.recStart >= 0 {
+			e.RecordLine = 1 + bytes.Count(body[:v.recStart], []byte{'\n'})
+		}
 		return v.sum, e
 	}
 	return v.sum, nil
@@ -181,14 +193,17 @@ func (v *validator) records(i, frames int) (int, error) {
 		} else if v.d[i] == '{' {
 			i, err = v.record(i)
 		} else {
-			start := i
+			v.recStart = i
 			v.depth = 0
 			i, err = v.skip(i)
-			if err == nil && i-start > maxRecordBytes {
-				err = v.bad(start, fmt.Sprintf("record over %d bytes", maxRecordBytes))
+			if err == nil && i-v.recStart > maxRecordBytes {
+				err = v.bad(v.recStart, fmt.Sprintf("record over %d bytes", maxRecordBytes))
 			}
-			v.sum.NotAzureLog++
-			v.index++
+			if err == nil {
+				v.recStart = -1
+				v.sum.NotAzureLog++
+				v.index++
+			}
 		}
 		if err != nil {
 			return i, err
@@ -285,6 +300,7 @@ func (v *validator) recordOrEnvelope(i, frames int) (int, error) {
 // record walks the record object at d[i] == '{' and counts it.
 func (v *validator) record(i int) (int, error) {
 	start := i
+	v.recStart = i
 	v.tm, v.et = member{}, member{}
 	v.depth = 1
 	i = v.ws(i + 1)
@@ -308,6 +324,7 @@ func (v *validator) record(i int) (int, error) {
 		v.sum.NotAzureLog++
 	}
 	v.index++
+	v.recStart = -1
 	return i, nil
 }
 
