@@ -82,6 +82,11 @@ func TestValidateAccepts(t *testing.T) {
 		{"time key in any case, escaped", []byte(`{"TIME":"2016-02-04T17:46:52Z"}` + "\n" + `{"t\u0069me":"2016-02-04T17:46:52.5+01:00"}`), 2, 0},
 		{"time wins over eventTimestamp", []byte(`{"eventTimestamp":"2016-02-04T17:46:52Z","time":"bad"}`), 0, 1},
 		{"last time wins", []byte(`{"time":"bad","time":"2016-02-04T17:46:52Z"}`), 1, 0},
+		// Flow logs are Azure logs too (the nested envelope of the version
+		// 1 sample holds three more records).
+		{"NSG flow log, version 1", sample(t, "nsg-flow-logs-overview.md.version-1-sample.json"), 5, 0},
+		{"NSG flow log, version 2", sample(t, "nsg-flow-logs-overview.md.version-2-sample.json"), 2, 0},
+		{"VNet flow log", sample(t, "vnet-flow-logs-overview.md.sample.json"), 1, 0},
 		{"records key not first: a record", []byte(`{"time":"2016-02-04T17:46:52Z","records":[1,2]}`), 1, 0},
 	}
 	for _, tc := range tests {
