@@ -196,6 +196,7 @@ func jsonValues(b []byte) bool {
 func FuzzValidate(f *testing.F) {
 	r := azureBodies(f)
 	for _, b := range [][]byte{r.kv, r.activityREST, r.envelope, r.lines, r.envelope3, r.array3, r.cat,
+		sample(f, "nsg-flow-logs-overview.md.version-1-sample.json"), sample(f, "vnet-flow-logs-overview.md.sample.json"),
 		r.envelope3[:len(r.envelope3)/2], []byte(`[{"time":"2016-02-04T17:46:52Z"},1,{"records":[{}]}]`),
 		[]byte(`{"value":[{"eventTimestamp":"2016-02-04 17:46:52z"}]}{"TIME":"x"}`), []byte("\xef\xbb\xbf[]"),
 		[]byte(`{"records":[{"records":[{"records":[{"records":[{"time":"2016-02-04T17:46:52Z"}]}]}]}]}`)} {
