@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -286,5 +287,27 @@ func TestServeTLSFlags(t *testing.T) {
 				t.Errorf("exit %d (want %d), stderr %q lacks %q", code, tc.code, stderr.String(), tc.msg)
 			}
 		})
+	}
+}
+
+// TestServeAllowInsecure: --allow-insecure lets serve listen on every
+// address without TLS (behind a proxy that terminates it), with a warning.
+func TestServeAllowInsecure(t *testing.T) {
+	url, stderr, done := serveInBackground(t, "--listen", "0.0.0.0:0", "--allow-insecure", "--data", t.TempDir())
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := healthOf(t, "http://127.0.0.1:"+port); h["status"] != "ok" {
+		t.Errorf("healthz %v", h)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("exit status %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr.String(), "bearer tokens cross the network in clear text") {
+		t.Errorf("no warning: %s", stderr)
 	}
 }
