@@ -512,4 +512,3 @@ func (v *validator) array(i int) (int, error) {
 		}
 	}
 }
-
