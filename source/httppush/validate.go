@@ -97,7 +97,11 @@ type member struct {
 // values, each a record object, an array of records or a {"records":[...]}
 // / {"value":[...]} envelope, separated by white space only (JSON lines,
 // concatenated objects), with nothing after them, and counts its records.
-// It fails with a *BodyError.
+// Records are found as the azurelog reader finds them (an envelope's key
+// must be the object's first; envelopes nest up to 8 containers deep) and
+// held to its limits: 512 levels of nesting and 16 MiB inside one record.
+// Strings are checked for escapes and control characters, not for UTF-8,
+// as by the reader. It fails with a *BodyError.
 func Validate(body []byte) (Summary, error) {
 	v := validator{d: body, recStart: -1}
 	if err := v.body(); err != nil {
