@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -80,6 +81,43 @@ type Server struct {
 	Push Push `yaml:"push"`
 	// Flows configures the UDP collector of NetFlow v5 / v9 / IPFIX.
 	Flows Flows `yaml:"flows"`
+	// TLS makes the server speak HTTPS (and HTTP/2) on Listen. The
+	// command-line flags --tls-cert and --tls-key override it.
+	TLS TLS `yaml:"tls"`
+	// AllowInsecure lets the server listen without TLS on an address
+	// other than the loopback, where bearer tokens would cross the network
+	// in clear text: only behind a proxy that terminates TLS. Without it,
+	// such a server refuses to start.
+	AllowInsecure bool `yaml:"allowInsecure"`
+}
+
+// TLS names the server's certificate and private key: PEM files, the
+// certificate file holding the chain (leaf first). Both or neither. They
+// are read again when they change on disk (a renewed certificate is
+// served without a restart).
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.Cert != "" || t.Key != "" }
+
+// Check verifies that both files are named, readable, and hold a matching
+// certificate and key.
+func (t TLS) Check() error {
+	switch {
+	case t.Cert == "" && t.Key == "":
+		return nil
+	case t.Cert == "":
+		return errors.New("server.tls.key is set but server.tls.cert is not (--tls-cert and --tls-key go together)")
+	case t.Key == "":
+		return errors.New("server.tls.cert is set but server.tls.key is not (--tls-cert and --tls-key go together)")
+	}
+	if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+		return fmt.Errorf("server.tls: certificate %s and key %s: %w", t.Cert, t.Key, err)
+	}
+	return nil
 }
 
 // Flows configures the UDP flow collector.
@@ -375,6 +413,9 @@ func (s *Server) validate() []error {
 	}
 	if s.Push.SpoolBytes < s.Push.MaxBodyBytes {
 		errs = append(errs, fmt.Errorf("server.push.spoolBytes (%d) must be at least server.push.maxBodyBytes (%d)", s.Push.SpoolBytes, s.Push.MaxBodyBytes))
+	}
+	if err := s.TLS.Check(); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }

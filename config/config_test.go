@@ -1,11 +1,14 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-security/vigil/server/tlsreload/tlstest"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -161,5 +164,47 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	if len(cfg.Directory.Partners) != 1 || len(cfg.Directory.Customers[0].Subscriptions) != 1 || len(cfg.Intel.Blocklists) != 1 {
 		t.Fatalf("example config read as %+v", cfg.Directory)
+	}
+}
+
+func TestServerTLS(t *testing.T) {
+	dir := t.TempDir()
+	f := tlstest.Write(t, dir, "vigil", "127.0.0.1")
+	other := tlstest.Write(t, t.TempDir(), "other", "127.0.0.1")
+	tests := []struct {
+		name string
+		doc  string
+		err  string // "" when valid
+	}{
+		{"neither", "server: {listen: 127.0.0.1:8443}", ""},
+		{"both", fmt.Sprintf("server:\n  listen: 0.0.0.0:8443\n  tls: {cert: %s, key: %s}\n", f.Cert, f.Key), ""},
+		{"allowInsecure", "server: {listen: 0.0.0.0:8080, allowInsecure: true}", ""},
+		{"cert only", fmt.Sprintf("server: {tls: {cert: %s}}", f.Cert), "server.tls.cert is set but server.tls.key is not"},
+		{"key only", fmt.Sprintf("server: {tls: {key: %s}}", f.Key), "server.tls.key is set but server.tls.cert is not"},
+		{"unreadable", fmt.Sprintf("server: {tls: {cert: %s, key: %s}}", filepath.Join(dir, "none.pem"), f.Key), "no such file"},
+		{"mismatched pair", fmt.Sprintf("server: {tls: {cert: %s, key: %s}}", f.Cert, other.Key), "private key does not match public key"},
+		{"key as certificate", fmt.Sprintf("server: {tls: {cert: %s, key: %s}}", f.Key, f.Key), "server.tls: certificate"},
+		{"unknown key", "server: {tls: {certificate: x}}", "unknown field"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			err := Parse([]byte(tc.doc), &cfg)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(tc.doc, "tls:") && (cfg.Server.TLS != TLS{Cert: f.Cert, Key: f.Key} || !cfg.Server.TLS.Enabled()) {
+					t.Errorf("tls %+v", cfg.Server.TLS)
+				}
+				if strings.Contains(tc.doc, "allowInsecure") != cfg.Server.AllowInsecure {
+					t.Errorf("allowInsecure %v", cfg.Server.AllowInsecure)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want %q", err, tc.err)
+			}
+		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -23,18 +22,19 @@ import (
 // clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
-	if !s.cfg.Server.Push.RequireToken && !isLoopback(ln.Addr().String()) {
-		s.log.Warn("the push endpoint accepts data from anyone who can reach this address; set server.push.requireToken",
-			"listen", ln.Addr().String())
-	}
-	srv := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	srv, err := s.httpServer(ln)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			httpDone <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		httpDone <- srv.Serve(ln)
+	}()
 
 	// inputs stops the followers; hard stops everything still running when
 	// the shutdown deadline passes.

@@ -148,14 +148,32 @@ func TestLateRecordsAreReleased(t *testing.T) {
 func TestUnreadableBodyIsCountedAndAcknowledged(t *testing.T) {
 	ts := start(t, baseConfig(t))
 	good := readFile(t, "keyvault-logging.md.auditevent-sample.json")
-	// A gzip header and then garbage: accepted (it is spooled as sent),
-	// then found unreadable by the pipeline.
-	ts.push(t, []byte("\x1f\x8b\x08\x00garbage"), false)
+	garbage := []byte("\x1f\x8b\x08\x00garbage")
+	// A gzip header and then garbage: the push endpoint refuses it ...
+	req, _ := http.NewRequest("POST", ts.url+PushPath, bytes.NewReader(garbage))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("push of a broken gzip body: %s", resp.Status)
+	}
+	// ... but one spooled as it was (by a version without the check) is
+	// found unreadable by the pipeline, counted and acknowledged.
+	if _, err := ts.spool.Append(garbage, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	ts.push(t, good, false)
 	ts.processed(t, 1)
 	_, metrics := ts.get(t, "/metrics", "")
-	if !strings.Contains(metrics, `vigil_input_drops_total{reason="unreadable",source="push"} 1`) {
-		t.Errorf("the unreadable body is not counted:\n%s", metrics)
+	for _, line := range []string{
+		`vigil_input_drops_total{reason="unreadable",source="push"} 1`,
+		`vigil_push_requests_total{code="400"} 1`,
+	} {
+		if !strings.Contains(metrics, line) {
+			t.Errorf("/metrics lacks %s:\n%s", line, metrics)
+		}
 	}
 }
 

@@ -25,6 +25,9 @@ type serveFlags struct {
 	logLevel  string
 	logFormat string
 	flows     string
+	tlsCert   string
+	tlsKey    string
+	insecure  bool
 }
 
 func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
@@ -35,6 +38,9 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
 	fs.StringVar(&f.listen, "listen", "", "address of the API, dashboard, push endpoint, /metrics and /healthz (default: the config's, else "+config.DefaultListen+")")
 	fs.StringVar(&f.data, "data", "", "data directory: SQLite file, push spool, saved state (default: the config's, else ./"+config.DefaultDataDir+")")
 	fs.StringVar(&f.flows, "flows", "", "UDP address of the NetFlow v5/v9/IPFIX collector, e.g. :4739 (default: the config's server.flows.listen, else off)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS and HTTP/2, reloading the file when it changes (default: the config's server.tls.cert); with --tls-key")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file of --tls-cert (default: the config's server.tls.key)")
+	fs.BoolVar(&f.insecure, "allow-insecure", false, "allow plain HTTP on a non-loopback address (bearer tokens in clear text): only behind a proxy that terminates TLS (server.allowInsecure)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.Usage = func() {
@@ -44,7 +50,9 @@ Runs Vigil as a service, with no configuration needed: the REST API and the
 dashboard, POST /ingest/azure for Azure logs (records envelope or JSON lines,
 gzip or not; 202 once stored durably), the directories listed under
 server.inputs, detection, the SQLite store, /metrics and /healthz, all on one
-port. SIGTERM or SIGINT shuts down gracefully: requests in flight finish, the
+port. With --tls-cert and --tls-key it speaks HTTPS (and HTTP/2); without
+them it listens only on the loopback unless --allow-insecure, as API clients
+send bearer tokens. SIGTERM or SIGINT shuts down gracefully: requests in flight finish, the
 inputs stop, queued input is processed, the detectors' state is saved.
 
 Flags:`)
@@ -69,6 +77,12 @@ Flags:`)
 	if f.flows != "" {
 		cfg.Server.Flows.Listen = f.flows
 	}
+	if f.tlsCert != "" || f.tlsKey != "" {
+		cfg.Server.TLS = config.TLS{Cert: f.tlsCert, Key: f.tlsKey}
+	}
+	if f.insecure {
+		cfg.Server.AllowInsecure = true
+	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -89,7 +103,11 @@ Flags:`)
 		return err
 	}
 	data, _ := filepath.Abs(cfg.Server.DataDir)
-	fmt.Fprintf(stderr, "vigil serve: listening on http://%s (data in %s)\n", ln.Addr(), data)
+	scheme := "http"
+	if cfg.Server.TLS.Enabled() {
+		scheme = "https"
+	}
+	fmt.Fprintf(stderr, "vigil serve: listening on %s://%s (data in %s)\n", scheme, ln.Addr(), data)
 	if err := s.Serve(ctx, ln); err != nil {
 		return err
 	}

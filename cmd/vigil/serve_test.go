@@ -48,7 +48,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
+var listeningRE = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // serveInBackground runs `vigil serve args...` and returns its base URL and
 // a channel with its exit status.

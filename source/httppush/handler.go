@@ -6,17 +6,22 @@
 // POST /ingest/azure takes one body in any shape the azurelog reader knows:
 // the {"records":[...]} envelope that diagnostic settings deliver to Event
 // Hubs and storage, JSON lines, a JSON array; gzip-compressed or not (by
-// Content-Encoding: gzip or by the gzip magic bytes). The body is appended
-// to the spool and synced to disk before the answer:
+// Content-Encoding: gzip or by the gzip magic bytes). The body must be
+// complete, strict JSON (see [Validate]); it is then appended to the spool
+// and synced to disk before the answer:
 //
-//	202 Accepted            stored durably; {"status":"accepted","bytes":N,"position":"S.O"}
-//	400 Bad Request         empty, not JSON, or gzip without the gzip header
-//	413 Content Too Large   over the body limit
+//	202 Accepted            stored durably; {"status":"accepted","records":R,"notAzureLog":K,"bytes":N,"position":"S.O"}
+//	400 Bad Request         empty, not complete JSON (truncated, garbage after it, a broken
+//	                        line), or bad gzip; nothing is spooled; for bad JSON
+//	                        {"error":...,"line":L,"offset":O,"record":I,"recordLine":RL}
+//	413 Content Too Large   over the body limit (as sent, or decompressed)
 //	415 Unsupported Media   a Content-Encoding other than gzip or identity
 //	503 Service Unavailable the spool is over its size limit (Retry-After set)
 //
-// Records inside the body are decoded later, by the pipeline; a malformed
-// record is counted and skipped there, as in files.
+// R counts the records the pipeline will decode (objects with a valid time
+// or eventTimestamp: Key Vault, Activity Log and flow-log records alike), K
+// the records that are valid JSON but that it will skip (not an object, no
+// valid time); both are spooled, and K is counted there again as skipped.
 //
 // # Spool
 //
@@ -26,8 +31,10 @@ package httppush
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,6 +44,9 @@ import (
 
 // DefaultMaxBodyBytes is the default limit of one request body, as sent.
 const DefaultMaxBodyBytes = 64 << 20
+
+// DefaultMaxDecodedBytes is the default limit of a gzip body decompressed.
+const DefaultMaxDecodedBytes = 256 << 20
 
 // Appender stores a body durably; *Spool implements it.
 type Appender interface {
@@ -56,6 +66,9 @@ const KeyHeader = "Idempotency-Key"
 type HandlerOptions struct {
 	// MaxBodyBytes bounds one body as sent (compressed or not).
 	MaxBodyBytes int64
+	// MaxDecodedBytes bounds a gzip body once decompressed (it is held in
+	// memory to be checked); 413 above it.
+	MaxDecodedBytes int64
 	// RetryAfter is advertised with 503 when the spool is full; default 5s.
 	RetryAfter time.Duration
 	// MaxInFlight bounds the requests whose bodies are read at once (each
@@ -72,7 +85,8 @@ type HandlerOptions struct {
 type Handler struct {
 	sp    Appender
 	opts  HandlerOptions
-	bufs  sync.Pool
+	bufs  sync.Pool // *bytes.Buffer: bodies as sent, and gzip bodies decompressed
+	zrs   sync.Pool // *gzip.Reader
 	slots chan struct{}
 }
 
@@ -81,6 +95,9 @@ type Handler struct {
 func NewHandler(sp Appender, opts HandlerOptions) *Handler {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxDecodedBytes <= 0 {
+		opts.MaxDecodedBytes = DefaultMaxDecodedBytes
 	}
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = 5 * time.Second
@@ -96,114 +113,192 @@ func NewHandler(sp Appender, opts HandlerOptions) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	code, n, pos, msg := h.serve(w, r)
+	res := h.serve(w, r)
 	if h.opts.OnResult != nil {
-		h.opts.OnResult(code, n)
+		h.opts.OnResult(res.code, res.bytes)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if code == http.StatusServiceUnavailable {
+	if res.code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(int((h.opts.RetryAfter+time.Second-1)/time.Second)))
 	}
-	w.WriteHeader(code)
-	if code == http.StatusAccepted {
-		json.NewEncoder(w).Encode(struct {
-			Status   string `json:"status"`
-			Bytes    int    `json:"bytes"`
-			Position string `json:"position"`
-		}{"accepted", n, pos.String()})
+	w.WriteHeader(res.code)
+	if res.code == http.StatusAccepted {
+		json.NewEncoder(w).Encode(Accepted{Status: "accepted", Records: res.sum.Records, NotAzureLog: res.sum.NotAzureLog,
+			Bytes: res.bytes, Position: res.pos.String()})
 		return
 	}
-	json.NewEncoder(w).Encode(struct {
-		Error string `json:"error"`
-	}{msg})
+	body := Rejected{Error: res.msg}
+	if be := res.bodyErr; be != nil {
+		body.Line, body.Offset, body.Record = &be.Line, &be.Offset, &be.Record
+		if be.RecordLine > 0 {
+			body.RecordLine = &be.RecordLine
+		}
+	}
+	json.NewEncoder(w).Encode(body)
 }
 
-// serve handles one request and returns its status, the bytes accepted,
-// where they were stored and, for an error, a message.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (code, n int, pos Pos, msg string) {
+// Accepted is the body of a 202 answer.
+type Accepted struct {
+	Status string `json:"status"` // "accepted"
+	// Records is how many records of the body the pipeline will decode.
+	Records int `json:"records"`
+	// NotAzureLog is how many records are valid JSON but not Azure logs
+	// (not an object, or no valid time); the pipeline skips them.
+	NotAzureLog int `json:"notAzureLog"`
+	// Bytes is the body's size as sent.
+	Bytes int `json:"bytes"`
+	// Position is where the body is in the spool ("segment.offset").
+	Position string `json:"position"`
+}
+
+// Rejected is the body of an error answer. For a body that is not
+// complete JSON it says where the problem is.
+type Rejected struct {
+	Error string `json:"error"`
+	// Line is the 1-based line of the problem (in JSON lines, the bad
+	// record's line).
+	Line *int `json:"line,omitempty"`
+	// Offset is the byte offset of the problem (in the decompressed body
+	// for gzip).
+	Offset *int `json:"offset,omitempty"`
+	// Record is the 0-based index of the record where the problem is.
+	Record *int `json:"record,omitempty"`
+	// RecordLine is the line where that record starts (in JSON lines, the
+	// broken line), when the problem is inside a record.
+	RecordLine *int `json:"recordLine,omitempty"`
+}
+
+// result is the outcome of one request.
+type result struct {
+	code    int
+	bytes   int // accepted, as sent
+	pos     Pos
+	sum     Summary
+	msg     string
+	bodyErr *BodyError
+}
+
+func fail(code int, msg string) result { return result{code: code, msg: msg} }
+
+// serve handles one request.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) result {
 	gz := false
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
 		gz = true
 	default:
-		return http.StatusUnsupportedMediaType, 0, Pos{}, "unsupported Content-Encoding " + strconv.Quote(enc) + " (use gzip or none)"
+		return fail(http.StatusUnsupportedMediaType, "unsupported Content-Encoding "+strconv.Quote(enc)+" (use gzip or none)")
 	}
 	if r.ContentLength > h.opts.MaxBodyBytes {
-		return http.StatusRequestEntityTooLarge, 0, Pos{}, "body over " + strconv.FormatInt(h.opts.MaxBodyBytes, 10) + " bytes"
+		return fail(http.StatusRequestEntityTooLarge, "body over "+strconv.FormatInt(h.opts.MaxBodyBytes, 10)+" bytes")
+	}
+	key := r.Header.Get(KeyHeader)
+	if len(key) > MaxKeyBytes {
+		return fail(http.StatusBadRequest, KeyHeader+" over "+strconv.Itoa(MaxKeyBytes)+" bytes")
 	}
 	if h.sp.Full(max(r.ContentLength, 0)) {
-		return http.StatusServiceUnavailable, 0, Pos{}, "spool full, retry later"
+		return fail(http.StatusServiceUnavailable, "spool full, retry later")
 	}
 	select {
 	case h.slots <- struct{}{}:
 		defer func() { <-h.slots }()
 	case <-r.Context().Done():
-		return http.StatusServiceUnavailable, 0, Pos{}, "request cancelled while waiting: " + r.Context().Err().Error()
+		return fail(http.StatusServiceUnavailable, "request cancelled while waiting: "+r.Context().Err().Error())
 	}
-	buf, _ := h.bufs.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	defer func() {
-		if buf.Cap() <= 8<<20 { // do not pin huge buffers
-			buf.Reset()
-			h.bufs.Put(buf)
-		}
-	}()
-	buf.Reset()
+	buf := h.buffer()
+	defer h.release(buf)
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return http.StatusRequestEntityTooLarge, 0, Pos{}, "body over " + strconv.FormatInt(h.opts.MaxBodyBytes, 10) + " bytes"
+			return fail(http.StatusRequestEntityTooLarge, "body over "+strconv.FormatInt(h.opts.MaxBodyBytes, 10)+" bytes")
 		}
-		return http.StatusBadRequest, 0, Pos{}, "read body: " + err.Error()
+		return fail(http.StatusBadRequest, "read body: "+err.Error())
 	}
 	body := buf.Bytes()
-	if err := checkBody(body, gz); err != nil {
-		return http.StatusBadRequest, 0, Pos{}, err.Error()
-	}
-	key := r.Header.Get(KeyHeader)
-	if len(key) > MaxKeyBytes {
-		return http.StatusBadRequest, 0, Pos{}, KeyHeader + " over " + strconv.Itoa(MaxKeyBytes) + " bytes"
+	sum, res := h.check(body, gz)
+	if res.code != 0 {
+		return res
 	}
 	pos, _, err := h.sp.AppendKey(body, h.opts.Now(), key)
 	switch {
 	case errors.Is(err, ErrFull):
-		return http.StatusServiceUnavailable, 0, Pos{}, "spool full, retry later"
+		return fail(http.StatusServiceUnavailable, "spool full, retry later")
 	case errors.Is(err, ErrClosed):
-		return http.StatusServiceUnavailable, 0, Pos{}, "shutting down, retry later"
+		return fail(http.StatusServiceUnavailable, "shutting down, retry later")
 	case err != nil:
-		return http.StatusInternalServerError, 0, Pos{}, "store body: " + err.Error()
+		return fail(http.StatusInternalServerError, "store body: "+err.Error())
 	}
-	return http.StatusAccepted, len(body), pos, ""
+	return result{code: http.StatusAccepted, bytes: len(body), pos: pos, sum: sum}
 }
 
-// checkBody rejects bodies that cannot be Azure logs: empty, not starting
-// with a JSON object or array, or declared gzip without the gzip header.
-// Records inside are checked later, by the reader.
-func checkBody(b []byte, gz bool) error {
+func (h *Handler) buffer() *bytes.Buffer {
+	buf, _ := h.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	return buf
+}
+
+func (h *Handler) release(buf *bytes.Buffer) {
+	if buf.Cap() <= 8<<20 { // do not pin huge buffers
+		buf.Reset()
+		h.bufs.Put(buf)
+	}
+}
+
+// check validates a body as sent: gzip is decompressed (up to
+// MaxDecodedBytes) and the JSON checked by Validate. res.code is 0 when the
+// body is good.
+func (h *Handler) check(b []byte, gz bool) (_ Summary, res result) {
 	isGzip := len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
 	if gz && !isGzip {
-		return errors.New("Content-Encoding is gzip but the body has no gzip header")
+		return Summary{}, fail(http.StatusBadRequest, "Content-Encoding is gzip but the body has no gzip header")
 	}
 	if isGzip {
-		return nil
+		plain := h.buffer()
+		defer h.release(plain)
+		if res := h.gunzip(plain, b); res.code != 0 {
+			return Summary{}, res
+		}
+		b = plain.Bytes()
 	}
-	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
-	i := 0
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
+	sum, err := Validate(b)
+	if be, ok := errors.AsType[*BodyError](err); ok {
+		msg := be.Error()
+		if isGzip {
+			msg += " (in the decompressed body)"
+		}
+		return sum, result{code: http.StatusBadRequest, msg: msg, bodyErr: be}
 	}
-	if i == len(b) {
-		return errors.New("empty body")
+	return sum, result{}
+}
+
+// gunzip decompresses b into dst, within MaxDecodedBytes.
+func (h *Handler) gunzip(dst *bytes.Buffer, b []byte) result {
+	zr, _ := h.zrs.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(b))
+	} else {
+		err = zr.Reset(bytes.NewReader(b))
 	}
-	if b[i] != '{' && b[i] != '[' {
-		return errors.New("body is neither JSON (records envelope, array or JSON lines) nor gzip")
+	if err != nil {
+		return fail(http.StatusBadRequest, "gzip: "+err.Error())
 	}
-	return nil
+	defer h.zrs.Put(zr)
+	limit := h.opts.MaxDecodedBytes
+	n, err := dst.ReadFrom(io.LimitReader(zr, limit+1))
+	switch {
+	case err != nil:
+		return fail(http.StatusBadRequest, "gzip: "+err.Error())
+	case n > limit:
+		return fail(http.StatusRequestEntityTooLarge, "body over "+strconv.FormatInt(limit, 10)+" bytes once decompressed")
+	}
+	return result{}
 }
 
 // compile-time check that *Spool is an Appender.
