@@ -147,11 +147,20 @@ type Push struct {
 	// SpoolBytes bounds the data accepted but not yet processed (503 with
 	// Retry-After above it).
 	SpoolBytes int64 `yaml:"spoolBytes"`
+	// MinBytesPerSecond is the slowest a client may send a body, after
+	// ReadGrace: a client slower than that (declaring 64 MiB and sending a
+	// byte now and then) is cut off so it cannot hold a slot.
+	MinBytesPerSecond int64 `yaml:"minBytesPerSecond"`
+	// ReadGrace is how long a body may take before MinBytesPerSecond
+	// applies (and the longest a client may send nothing).
+	ReadGrace time.Duration `yaml:"readGrace"`
 	// RequireToken makes pushes present a read-write API token
-	// (Authorization: Bearer vgl_..., made with `vigil token create`).
-	// Off by default, as the default listen address is the loopback; turn
-	// it on whenever the endpoint is reachable from elsewhere.
-	RequireToken bool `yaml:"requireToken"`
+	// (Authorization: Bearer vgl_..., made with `vigil token create`),
+	// whose scope then bounds what the body may bring: records of other
+	// tenants' subscriptions are refused and counted. Unset, it is on
+	// unless server.listen is a loopback address (where only local
+	// forwarders can reach the endpoint); see TokenRequired.
+	RequireToken *bool `yaml:"requireToken"`
 }
 
 // Engine configures the detection engine.
@@ -223,7 +232,7 @@ func Default() Config {
 			IdleAdvance:      10 * time.Second,
 			ShutdownTimeout:  30 * time.Second,
 			QueueSize:        64,
-			Push:             Push{MaxBodyBytes: 64 << 20, SpoolBytes: 1 << 30},
+			Push:             Push{MaxBodyBytes: 64 << 20, SpoolBytes: 1 << 30, MinBytesPerSecond: 64 << 10, ReadGrace: 10 * time.Second},
 		},
 	}
 }
@@ -411,6 +420,9 @@ func (s *Server) validate() []error {
 	if s.Push.MaxBodyBytes < 1 {
 		errs = append(errs, fmt.Errorf("server.push.maxBodyBytes must be >= 1, got %d", s.Push.MaxBodyBytes))
 	}
+	if s.Push.MinBytesPerSecond <= 0 || s.Push.ReadGrace <= 0 {
+		errs = append(errs, fmt.Errorf("server.push.minBytesPerSecond (%d) and server.push.readGrace (%s) must be > 0", s.Push.MinBytesPerSecond, s.Push.ReadGrace))
+	}
 	if s.Push.SpoolBytes < s.Push.MaxBodyBytes {
 		errs = append(errs, fmt.Errorf("server.push.spoolBytes (%d) must be at least server.push.maxBodyBytes (%d)", s.Push.SpoolBytes, s.Push.MaxBodyBytes))
 	}
@@ -418,4 +430,27 @@ func (s *Server) validate() []error {
 		errs = append(errs, err)
 	}
 	return errs
+}
+
+// TokenRequired reports whether pushes must present a token: as
+// RequireToken says, or, unset, unless listen is a loopback address.
+func (p Push) TokenRequired(listen string) bool {
+	if p.RequireToken != nil {
+		return *p.RequireToken
+	}
+	return !IsLoopback(listen)
+}
+
+// IsLoopback reports whether a listen address (host:port) is on the
+// loopback: 127.0.0.0/8, ::1 or localhost.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

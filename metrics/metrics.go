@@ -65,6 +65,9 @@ const (
 	DropCorrupt   = "corrupt"    // spooled data that failed its checksum
 	DropUnread    = "unreadable" // an input that could not be read to its end
 	DropQueueFull = "queue_full" // flows dropped: the pipeline was behind and its queue full
+	// DropOutOfScope counts pushed records of subscriptions outside the
+	// push token's scope, refused.
+	DropOutOfScope = "out_of_scope"
 )
 
 // New returns the metrics, registered in a new private registry.

@@ -188,8 +188,9 @@ func (p *Pipeline) ReadAzure(ctx context.Context, r io.Reader, name string) erro
 }
 
 // ReadAzureFunc is ReadAzure that also calls onRecord for every record read
-// (after enrichment), e.g. to count records by input.
-func (p *Pipeline) ReadAzureFunc(ctx context.Context, r io.Reader, name string, onRecord func(*event.Op)) error {
+// (before enrichment), e.g. to count records by input; a record for which it
+// returns false is left out (not detected on).
+func (p *Pipeline) ReadAzureFunc(ctx context.Context, r io.Reader, name string, onRecord func(*event.Op) bool) error {
 	var err error
 	if p.reader == nil {
 		p.reader, err = azurelog.NewReader(r, name, azurelog.Options{OnError: p.recordError})
@@ -221,6 +222,10 @@ func (p *Pipeline) ReadAzureFunc(ctx context.Context, r io.Reader, name string, 
 			p.arena = append(p.arena, op.Raw...)
 			op.Raw = p.arena[start:len(p.arena):len(p.arena)]
 		}
+		if onRecord != nil && !onRecord(op) {
+			*op = event.Op{}
+			continue
+		}
 		if p.enricher != nil {
 			p.enricher.Enrich(op)
 		}
@@ -229,9 +234,6 @@ func (p *Pipeline) ReadAzureFunc(ctx context.Context, r io.Reader, name string, 
 		}
 		p.n++
 		p.Counters.Records.Add(1)
-		if onRecord != nil {
-			onRecord(op)
-		}
 	}
 }
 

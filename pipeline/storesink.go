@@ -59,6 +59,9 @@ func (s *StoreSink) Updated(a *alert.Alert, created bool) error {
 // alert needs nothing more.
 func (s *StoreSink) Closed(*alert.Alert) error { return nil }
 
+// Record adds system activity records to write with the next Commit.
+func (s *StoreSink) Record(acts ...store.Activity) { s.acts = append(s.acts, acts...) }
+
 // Pending returns the number of alerts waiting for Commit.
 func (s *StoreSink) Pending() int { return len(s.pending) }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/vigil-security/vigil/source/azurelog"
 	"github.com/vigil-security/vigil/source/filetail"
 	"github.com/vigil-security/vigil/source/httppush"
+	"github.com/vigil-security/vigil/store"
+	"github.com/vigil-security/vigil/tenancy"
 )
 
 // Input sources, as metrics label them.
@@ -83,6 +86,8 @@ type live struct {
 	// accepted; oldest the same for the batches run since the last commit:
 	// for the alert latency histogram.
 	batchOldest, oldest time.Time
+	// dir is the directory, to hold pushes to their token's scope.
+	dir *tenancy.Index
 	// skipUntil is the spool position of the checkpoint restored at start:
 	// records before it were processed before the restart.
 	skipUntil httppush.Pos
@@ -95,7 +100,7 @@ type live struct {
 // newLive builds the server's stage chain from the configuration, storing
 // into st and counting into m.
 func newLive(cfg config.Config, sil *silence.Silencer, st pipeline.AlertStore, m *metrics.Metrics, log *slog.Logger, now func() time.Time) (*live, error) {
-	l := &live{stored: pipeline.NewStoreSink(st, now), m: m, log: log, now: now,
+	l := &live{stored: pipeline.NewStoreSink(st, now), m: m, log: log, now: now, dir: tenancy.NewIndex(&cfg.Directory),
 		ctx: context.Background(), sources: map[string]float64{}}
 	p, err := pipeline.Build(cfg, pipeline.BuildOptions{
 		Sinks: []pipeline.Sink{l.stored, countingSink{m}}, Silencer: sil, Now: now, Live: true,
@@ -193,13 +198,18 @@ func (l *live) process(ctx context.Context, it item) error {
 		return nil
 	}
 	var (
-		name string
-		r    io.Reader
+		name  string
+		r     io.Reader
+		scope pushScope
+		toked bool
 	)
 	switch {
 	case it.push != nil:
 		name = "push:" + it.push.Pos.String()
 		r = bytes.NewReader(it.push.Body)
+		if scope, toked = parseOrigin(it.push.Origin, l.dir); toked {
+			name = "push:" + scope.tokenID + ":" + it.push.Pos.String()
+		}
 	default:
 		name = it.chunk.Name()
 		rc, err := it.chunk.Open()
@@ -214,11 +224,33 @@ func (l *live) process(ctx context.Context, it item) error {
 	in := l.m.EventsIn.WithLabelValues(src)
 	skipped := l.m.EventsSkipped.WithLabelValues(src)
 	before := l.p.Counters.Skipped.Load()
-	err := l.p.ReadAzureFunc(ctx, r, name, func(*event.Op) {
-		l.sources[src]++
+	var admitted, refused int
+	err := l.p.ReadAzureFunc(ctx, r, name, func(op *event.Op) bool {
 		in.Inc()
+		if toked && !scope.admits(op, l.dir) {
+			refused++
+			if refused == 1 {
+				l.log.Warn("push: records outside the token's scope refused", "input", name, "token", scope.tokenID,
+					"subscription", op.SubscriptionID, "tenant", op.TenantID, "line", op.Pos.Line, "record", op.Pos.Index)
+			}
+			return false
+		}
+		admitted++
+		l.sources[src]++
+		return true
 	})
 	skipped.Add(float64(l.p.Counters.Skipped.Load() - before))
+	if refused > 0 {
+		l.m.Drops.WithLabelValues(src, metrics.DropOutOfScope).Add(float64(refused))
+	}
+	if toked {
+		l.stored.Record(store.Activity{
+			Time: l.now(), OperationType: store.OpLogsPushed, Actor: scope.name,
+			ResourceType: store.ResourcePush, ResourceID: it.push.Pos.String(),
+			Details: map[string]string{"tokenId": scope.tokenID, "records": strconv.Itoa(admitted),
+				"refusedOutOfScope": strconv.Itoa(refused), "received": it.push.Received.UTC().Format(time.RFC3339Nano)},
+		})
+	}
 	var ierr *pipeline.InputError
 	if errors.As(err, &ierr) {
 		l.unreadable(src, name, ierr.Err)

@@ -33,7 +33,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -305,11 +304,13 @@ func (s *Server) routes(ui http.Handler) http.Handler {
 	}
 	mux.Handle("/", ui)
 	var push http.Handler = httppush.NewHandler(s.spool, httppush.HandlerOptions{
-		MaxBodyBytes: s.cfg.Server.Push.MaxBodyBytes,
-		Now:          s.now,
-		OnResult:     s.pushResult,
+		MaxBodyBytes:      s.cfg.Server.Push.MaxBodyBytes,
+		MinBytesPerSecond: s.cfg.Server.Push.MinBytesPerSecond,
+		ReadGrace:         s.cfg.Server.Push.ReadGrace,
+		Now:               s.now,
+		OnResult:          s.pushResult,
 	})
-	if s.cfg.Server.Push.RequireToken {
+	if s.cfg.Server.Push.TokenRequired(s.cfg.Server.Listen) {
 		push = s.requireToken(push)
 	}
 	mux.Handle("POST "+PushPath, push)
@@ -362,7 +363,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 		case !tok.Write:
 			deny(w, http.StatusForbidden, "the token is read-only; pushing needs a read-write token")
 		default:
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(httppush.WithOrigin(r.Context(), pushOrigin(tok))))
 		}
 	})
 }
@@ -411,14 +412,4 @@ func (s *Server) Metrics() *metrics.Metrics { return s.m }
 func (s *Server) Counters() *pipeline.Counters { return &s.live.p.Counters }
 
 // isLoopback reports whether a listen address only accepts local clients.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopback(addr string) bool { return config.IsLoopback(addr) }

@@ -48,7 +48,8 @@ func TestBadSnapshotIsReported(t *testing.T) {
 
 func TestPushRequiresToken(t *testing.T) {
 	cfg := baseConfig(t)
-	cfg.Server.Push.RequireToken = true
+	yes := true
+	cfg.Server.Push.RequireToken = &yes
 	ts := start(t, cfg)
 	ctx := context.Background()
 	by := store.Actor{Name: "test", At: time.Now()}

@@ -33,7 +33,7 @@ func (s *Server) httpServer(ln net.Listener) (*http.Server, error) {
 		s.log.Warn("serving plain HTTP on a non-loopback address (server.allowInsecure): bearer tokens cross the network in clear text unless a proxy in front terminates TLS",
 			"listen", addr)
 	}
-	if !s.cfg.Server.Push.RequireToken && !loopback {
+	if !s.cfg.Server.Push.TokenRequired(s.cfg.Server.Listen) && !loopback {
 		s.log.Warn("the push endpoint accepts data from anyone who can reach this address; set server.push.requireToken",
 			"listen", addr)
 	}

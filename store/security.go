@@ -59,6 +59,9 @@ const (
 	OpTokenCreated       = "API Token Created"
 	OpTokenRevoked       = "API Token Revoked"
 	OpTokenUsed          = "API Token Used"
+	// OpLogsPushed records a body pushed with a token: who, where in the
+	// spool, how many records it brought and how many were refused.
+	OpLogsPushed = "Azure Logs Pushed"
 )
 
 // OperationTypes lists every operation type, in the order above.
@@ -72,6 +75,7 @@ const (
 	ResourceAlert = "securityAlert"
 	ResourceRule  = "suppressionRule"
 	ResourceToken = "apiToken"
+	ResourcePush  = "pushedLogs"
 )
 
 // Activity is one record of the system activity log, shaped after Partner

@@ -32,6 +32,7 @@ package httppush
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -50,10 +51,24 @@ const DefaultMaxDecodedBytes = 256 << 20
 
 // Appender stores a body durably; *Spool implements it.
 type Appender interface {
-	// AppendKey stores body unless a body with the same idempotency key
-	// (empty: none) is stored already.
-	AppendKey(body []byte, received time.Time, key string) (pos Pos, duplicate bool, err error)
+	// AppendMeta stores body with its metadata unless a body with the same
+	// idempotency key (empty: none) is stored already.
+	AppendMeta(body []byte, received time.Time, meta Meta) (pos Pos, duplicate bool, err error)
 	Full(n int64) bool
+}
+
+type originKey struct{}
+
+// WithOrigin returns ctx carrying who pushed the request's body (see
+// Meta.Origin); an authenticating middleware sets it.
+func WithOrigin(ctx context.Context, origin string) context.Context {
+	return context.WithValue(ctx, originKey{}, origin)
+}
+
+// OriginOf returns the origin WithOrigin put in ctx, or "".
+func OriginOf(ctx context.Context) string {
+	o, _ := ctx.Value(originKey{}).(string)
+	return o
 }
 
 // KeyHeader carries a body's idempotency key: a sender that retries a push
@@ -74,6 +89,11 @@ type HandlerOptions struct {
 	// MaxInFlight bounds the requests whose bodies are read at once (each
 	// is held in memory until synced); more wait their turn. Default 8.
 	MaxInFlight int
+	// MinBytesPerSecond and ReadGrace bound how slowly a body may arrive:
+	// it must come at MinBytesPerSecond on average after ReadGrace, or the
+	// read fails (400) and the connection closes. Defaults 64 KiB/s, 10s.
+	MinBytesPerSecond int64
+	ReadGrace         time.Duration
 	// OnResult is told the status code of every request and the body size
 	// accepted (0 unless 202), for metrics. Nil: ignore.
 	OnResult func(code int, accepted int)
@@ -107,6 +127,12 @@ func NewHandler(sp Appender, opts HandlerOptions) *Handler {
 	}
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 8
+	}
+	if opts.MinBytesPerSecond <= 0 {
+		opts.MinBytesPerSecond = 64 << 10
+	}
+	if opts.ReadGrace <= 0 {
+		opts.ReadGrace = 10 * time.Second
 	}
 	return &Handler{sp: sp, opts: opts, slots: make(chan struct{}, opts.MaxInFlight)}
 }
@@ -208,21 +234,32 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) result {
 	}
 	buf := h.buffer()
 	defer h.release(buf)
+	// Memory is taken as the body arrives, not reserved from what the
+	// client declares: a slow client that declares 64 MiB and sends a byte
+	// now and then holds little.
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		buf.Grow(int(min(r.ContentLength, 1<<20)))
 	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)); err != nil {
+	body := &rateReader{r: http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), rc: http.NewResponseController(w),
+		start: time.Now(), grace: h.opts.ReadGrace, perByte: time.Second / time.Duration(max(h.opts.MinBytesPerSecond, 1))}
+	defer body.rc.SetReadDeadline(time.Time{})
+	if _, err := buf.ReadFrom(body); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return fail(http.StatusRequestEntityTooLarge, "body over "+strconv.FormatInt(h.opts.MaxBodyBytes, 10)+" bytes")
 		}
 		return fail(http.StatusBadRequest, "read body: "+err.Error())
 	}
-	body := buf.Bytes()
-	sum, res := h.check(body, gz)
+	data := buf.Bytes()
+	sum, res := h.check(data, gz)
 	if res.code != 0 {
 		return res
 	}
-	pos, _, err := h.sp.AppendKey(body, h.opts.Now(), key)
+	if err := r.Context().Err(); err != nil {
+		// The client gave up: the answer cannot reach it, so it will send
+		// the body again; storing this one would count it twice.
+		return fail(499, "client went away before the body was stored")
+	}
+	pos, _, err := h.sp.AppendMeta(data, h.opts.Now(), Meta{Key: key, Origin: OriginOf(r.Context())})
 	switch {
 	case errors.Is(err, ErrFull):
 		return fail(http.StatusServiceUnavailable, "spool full, retry later")
@@ -231,7 +268,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) result {
 	case err != nil:
 		return fail(http.StatusInternalServerError, "store body: "+err.Error())
 	}
-	return result{code: http.StatusAccepted, bytes: len(body), pos: pos, sum: sum}
+	return result{code: http.StatusAccepted, bytes: len(data), pos: pos, sum: sum}
 }
 
 func (h *Handler) buffer() *bytes.Buffer {
@@ -303,3 +340,24 @@ func (h *Handler) gunzip(dst *bytes.Buffer, b []byte) result {
 
 // compile-time check that *Spool is an Appender.
 var _ Appender = (*Spool)(nil)
+
+// rateReader reads a request body while moving the connection's read
+// deadline along with what has arrived: ReadGrace, plus the time the bytes
+// read so far may take at the minimum rate. A client that sends slower
+// than that hits the deadline.
+type rateReader struct {
+	r       io.Reader
+	rc      *http.ResponseController
+	start   time.Time
+	grace   time.Duration
+	perByte time.Duration
+	n       int64
+}
+
+func (rr *rateReader) Read(p []byte) (int, error) {
+	// An error (a connection type without deadlines) leaves the read as is.
+	_ = rr.rc.SetReadDeadline(rr.start.Add(rr.grace + time.Duration(rr.n)*rr.perByte))
+	n, err := rr.r.Read(p)
+	rr.n += int64(n)
+	return n, err
+}

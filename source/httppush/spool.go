@@ -32,14 +32,15 @@ var (
 )
 
 // Record layout: magic, body length, CRC-32C of the body, time received
-// (Unix nanoseconds), then the body. A record with an idempotency key
-// ("VSR2") has the key's length (2 bytes) and the key after the header, and
-// its length and CRC-32C cover key length, key and body.
+// (Unix nanoseconds), then the body. A record with metadata ("VSR2") has,
+// after the header, the idempotency key and the origin (who pushed it),
+// each as a 2-byte length and its bytes; its length and CRC-32C cover them
+// and the body.
 const (
 	headerSize     = 20
 	recordMagic    = 0x56535231 // "VSR1"
 	keyRecordMagic = 0x56535232 // "VSR2"
-	// MaxKeyBytes bounds an idempotency key.
+	// MaxKeyBytes bounds an idempotency key, and an origin.
 	MaxKeyBytes = 256
 	segmentExt  = ".seg"
 	posFile     = "position"
@@ -78,19 +79,24 @@ type Record struct {
 	Next     Pos // where the following record starts: pass it to MarkConsumed
 	Received time.Time
 	Key      string // idempotency key, if the sender gave one
+	Origin   string // who pushed it (Meta.Origin)
 	Body     []byte
 }
 
-// splitKey splits a keyed record's payload into key and body.
-func splitKey(payload []byte) (string, []byte, error) {
-	if len(payload) < 2 {
-		return "", nil, errors.New("keyed record without a key length")
+// splitMeta splits a VSR2 record's payload into its metadata and body.
+func splitMeta(payload []byte) (Meta, []byte, error) {
+	var out [2]string
+	for i := range out {
+		if len(payload) < 2 {
+			return Meta{}, nil, errors.New("record metadata cut short")
+		}
+		n := int(binary.BigEndian.Uint16(payload))
+		if n > MaxKeyBytes || 2+n > len(payload) {
+			return Meta{}, nil, fmt.Errorf("record metadata field of %d bytes", n)
+		}
+		out[i], payload = string(payload[2:2+n]), payload[2+n:]
 	}
-	n := int(binary.BigEndian.Uint16(payload))
-	if n > MaxKeyBytes || 2+n > len(payload) {
-		return "", nil, fmt.Errorf("keyed record with a key of %d bytes", n)
-	}
-	return string(payload[2 : 2+n]), payload[2+n:], nil
+	return Meta{Key: out[0], Origin: out[1]}, payload, nil
 }
 
 // loadKeys reads the idempotency keys of seg's records, at open.
@@ -116,7 +122,7 @@ func (s *Spool) loadKeys(seg *segment) error {
 				return fmt.Errorf("spool: read %s at %d: %w", seg.path, off, err)
 			}
 			k := int64(binary.BigEndian.Uint16(kl[:]))
-			if k <= MaxKeyBytes && 2+k <= n {
+			if k > 0 && k <= MaxKeyBytes && 2+k <= n {
 				key := make([]byte, k)
 				if _, err := f.ReadAt(key, off+headerSize+2); err != nil {
 					return fmt.Errorf("spool: read %s at %d: %w", seg.path, off, err)
@@ -338,29 +344,41 @@ func (s *Spool) Full(n int64) bool {
 // storage. It fails with ErrFull when the spool is over its limit and
 // ErrClosed after CloseWriter.
 func (s *Spool) Append(body []byte, received time.Time) (Pos, error) {
-	pos, _, err := s.AppendKey(body, received, "")
+	pos, _, err := s.AppendMeta(body, received, Meta{})
 	return pos, err
 }
 
-// AppendKey is Append with an idempotency key (empty: none): a body whose
-// key is already in the spool is not written again, and AppendKey returns
-// the first one's position, with duplicate true, once that one is durable.
-// A key is remembered while its record is on disk: until a commit after it
+// Meta is what a record carries besides its body.
+type Meta struct {
+	// Key is the sender's idempotency key (empty: none).
+	Key string
+	// Origin says who pushed the body (the push token's identity and
+	// scope), for the pipeline and the audit trail (empty: anonymous).
+	Origin string
+}
+
+// AppendMeta is Append with metadata: a body whose idempotency key is
+// already in the spool is not written again, and AppendMeta returns the
+// first one's position, with duplicate true, once that one is durable. A
+// key is remembered while its record is on disk: until a commit after it
 // was consumed drops its segment.
-func (s *Spool) AppendKey(body []byte, received time.Time, key string) (pos Pos, duplicate bool, err error) {
-	if int64(len(body)) > int64(^uint32(0))-MaxKeyBytes-2 {
+func (s *Spool) AppendMeta(body []byte, received time.Time, meta Meta) (pos Pos, duplicate bool, err error) {
+	key := meta.Key
+	if int64(len(body)) > int64(^uint32(0))-2*MaxKeyBytes-4 {
 		return Pos{}, false, fmt.Errorf("spool: body of %d bytes is too large", len(body))
 	}
-	if len(key) > MaxKeyBytes {
-		return Pos{}, false, fmt.Errorf("spool: idempotency key of %d bytes (at most %d)", len(key), MaxKeyBytes)
+	if len(key) > MaxKeyBytes || len(meta.Origin) > MaxKeyBytes {
+		return Pos{}, false, fmt.Errorf("spool: idempotency key or origin over %d bytes", MaxKeyBytes)
 	}
 	payload := body
 	magic := uint32(recordMagic)
-	if key != "" {
+	if key != "" || meta.Origin != "" {
 		magic = keyRecordMagic
-		payload = make([]byte, 0, 2+len(key)+len(body))
+		payload = make([]byte, 0, 4+len(key)+len(meta.Origin)+len(body))
 		payload = binary.BigEndian.AppendUint16(payload, uint16(len(key)))
-		payload = append(append(payload, key...), body...)
+		payload = append(payload, key...)
+		payload = binary.BigEndian.AppendUint16(payload, uint16(len(meta.Origin)))
+		payload = append(append(payload, meta.Origin...), body...)
 	}
 	n := int64(headerSize + len(payload))
 	var hdr [headerSize]byte
@@ -547,9 +565,9 @@ func (s *Spool) readRecord(seg *segment, limit int64) (rec Record, ok bool, err 
 		s.corrupt(seg, limit, errors.New("checksum mismatch"))
 		return Record{}, false, nil
 	}
-	var key string
+	var meta Meta
 	if m == keyRecordMagic {
-		if key, body, err = splitKey(body); err != nil {
+		if meta, body, err = splitMeta(body); err != nil {
 			s.corrupt(seg, limit, err)
 			return Record{}, false, nil
 		}
@@ -558,7 +576,8 @@ func (s *Spool) readRecord(seg *segment, limit int64) (rec Record, ok bool, err 
 		Pos:      Pos{Segment: seg.seq, Offset: s.roff},
 		Next:     Pos{Segment: seg.seq, Offset: s.roff + headerSize + n},
 		Received: time.Unix(0, int64(binary.BigEndian.Uint64(hdr[12:]))),
-		Key:      key,
+		Key:      meta.Key,
+		Origin:   meta.Origin,
 		Body:     body,
 	}
 	s.roff = rec.Next.Offset

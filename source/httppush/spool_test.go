@@ -350,7 +350,7 @@ func TestSpoolIdempotencyKey(t *testing.T) {
 	s := openSpool(t, dir, SpoolOptions{SegmentBytes: 64})
 	add := func(s *Spool, body, key string) (Pos, bool) {
 		t.Helper()
-		p, dup, err := s.AppendKey([]byte(body), t0, key)
+		p, dup, err := s.AppendMeta([]byte(body), t0, Meta{Key: key})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -389,7 +389,7 @@ func TestSpoolIdempotencyKey(t *testing.T) {
 	if _, dup := add(s, `{"a":1}`, "k1"); dup {
 		t.Error("a key whose segment was committed away is still remembered")
 	}
-	if _, _, err := s.AppendKey([]byte(`{}`), t0, strings.Repeat("k", MaxKeyBytes+1)); err == nil {
+	if _, _, err := s.AppendMeta([]byte(`{}`), t0, Meta{Key: strings.Repeat("k", MaxKeyBytes+1)}); err == nil {
 		t.Error("an overlong key was taken")
 	}
 }
