@@ -42,6 +42,7 @@ import (
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/api"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/config"
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/enrich"
@@ -259,8 +260,7 @@ func (s *Server) loadOpenAlerts(ctx context.Context) error {
 		var err error
 		resolved, err = s.st.ListAlerts(ctx, store.ListQuery{
 			Statuses: []alert.Status{alert.StatusResolved},
-			Where:    "last_observed_at >= ?",
-			Args:     []any{wm.Add(-s.cfg.Alerts.AggregationWindow)},
+			Filter:   odata.Cmp("last_observed_at", odata.Ge, odata.TimeValue(wm.Add(-s.cfg.Alerts.AggregationWindow))),
 			OrderBy:  []store.Order{{Column: "last_observed_at"}},
 		})
 		if err != nil {

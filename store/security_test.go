@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"github.com/vigil-security/vigil/api/odata"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -197,7 +198,7 @@ func TestRules(t *testing.T) {
 	}
 
 	// Every change is on record, with old and new values.
-	acts, err := s.ListActivity(ctx, store.ActivityQuery{Where: "resource_type = ?", Args: []any{store.ResourceRule}, OrderBy: []store.Order{{Column: "id"}}})
+	acts, err := s.ListActivity(ctx, store.ActivityQuery{Filter: odata.Cmp("resource_type", odata.Eq, odata.StringValue(store.ResourceRule)), OrderBy: []store.Order{{Column: "id"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestActivityQueries(t *testing.T) {
 		{"no operation type", store.ActivityQuery{OperationTypes: []string{}}, nil},
 		{"scope", store.ActivityQuery{Scope: &store.Scope{TenantIDs: []string{tenantA}}}, []string{"Azure Fraud Event Detected det-1"}},
 		{"empty scope", store.ActivityQuery{Scope: &store.Scope{}}, nil},
-		{"where", store.ActivityQuery{Where: "actor = ?", Args: []any{"suppression:rule-9"}}, []string{"Security Alert Suppressed det-2"}},
+		{"where", store.ActivityQuery{Filter: odata.Cmp("actor", odata.Eq, odata.StringValue("suppression:rule-9"))}, []string{"Security Alert Suppressed det-2"}},
 		{"page", store.ActivityQuery{Limit: 1, Offset: 1}, []string{"Azure Fraud Event Detected det-2"}},
 	}
 	for _, tc := range tests {
@@ -264,10 +265,10 @@ func TestActivityQueries(t *testing.T) {
 		})
 	}
 	for _, q := range []store.ActivityQuery{
-		{Where: "actor = ?"},
+		{Filter: odata.Cmp("old_value", odata.Eq, odata.StringValue("x"))},
 		{OrderBy: []store.Order{{Column: "old_value; DROP TABLE alerts"}}},
 		{Limit: -1},
-		{Where: "at > ?", Args: []any{struct{}{}}},
+		{Filter: odata.Cmp("at", odata.Gt, odata.StringValue("2026-01-01"))},
 	} {
 		if _, err := s.ListActivity(ctx, q); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("ListActivity(%+v) = %v, want ErrInvalid", q, err)

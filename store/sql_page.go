@@ -15,23 +15,24 @@ import (
 const maxTenantArms = 200
 
 // maxVariables bounds the arguments of one statement (SQLite's limit is
-// 32766).
+// 32766, PostgreSQL's 65535).
 const maxVariables = 30000
 
-// sqliteListSQL returns the query of ListAlerts and its arguments. byID is
+// listSQL returns the query of ListAlerts and its arguments. byID is
 // 0 when the query selects alertColumns; otherwise the query selects the
 // page's IDs, in order, followed by byID-1 sort columns, and the alerts
 // are read by ID afterwards (see pageByID).
 //
 // A page of several tenants' alerts is read with one SELECT per tenant,
-// joined by UNION ALL under the ORDER BY and LIMIT: SQLite merges the arms,
+// joined by UNION ALL under the ORDER BY and LIMIT: SQLite merges the arms
+// (PostgreSQL too: a Merge Append),
 // each read in order from the (tenant_id, detected_at) index, and stops
 // after the page. The plain "tenant_id IN (...)" reads and sorts every
 // alert of every tenant first: a partner's newest page over a million
 // alerts takes hundreds of milliseconds that way, a few this way. The arms
 // carry only the ID and sort columns, so skipping far into the list moves
 // little data.
-func sqliteListSQL(q *ListQuery) (query string, args []any, byID int, err error) {
+func (s *sqlDB) listSQL(q *ListQuery) (query string, args []any, byID int, err error) {
 	order, err := buildOrder(q)
 	if err != nil {
 		return "", nil, 0, err
@@ -39,11 +40,11 @@ func sqliteListSQL(q *ListQuery) (query string, args []any, byID int, err error)
 	tenants := slices.Compact(slices.Sorted(slices.Values(q.TenantIDs)))
 	rest := *q
 	rest.TenantIDs = nil
-	where, wargs, err := buildWhere(&rest, sqliteTime)
-	if err != nil {
+	probe := binder{d: s.d}
+	if _, err := buildWhere(&rest, &probe); err != nil {
 		return "", nil, 0, err
 	}
-	if q.Limit > 0 && len(tenants) >= 2 && len(tenants) <= maxTenantArms && (len(wargs)+1)*len(tenants) <= maxVariables {
+	if q.Limit > 0 && len(tenants) >= 2 && len(tenants) <= maxTenantArms && (len(probe.args)+1)*len(tenants) <= maxVariables {
 		// A compound's ORDER BY may name only its result columns.
 		cols := []string{"id"}
 		keys := q.OrderBy
@@ -55,25 +56,29 @@ func sqliteListSQL(q *ListQuery) (query string, args []any, byID int, err error)
 				cols = append(cols, o.Column)
 			}
 		}
-		sel := "SELECT " + strings.Join(cols, ", ") + " FROM alerts WHERE tenant_id = ?"
+		sel := "SELECT " + strings.Join(cols, ", ") + " FROM alerts WHERE tenant_id = "
+		bd := binder{d: s.d}
 		var b strings.Builder
 		for i, t := range tenants {
 			if i > 0 {
 				b.WriteString(" UNION ALL ")
 			}
 			b.WriteString(sel)
-			args = append(args, t)
+			b.WriteString(bd.add(t))
+			where, err := buildWhere(&rest, &bd)
+			if err != nil {
+				return "", nil, 0, err
+			}
 			if where != "" {
 				b.WriteString(" AND (" + where + ")")
-				args = append(args, wargs...)
 			}
 		}
-		b.WriteString(" ORDER BY " + order + " LIMIT ? OFFSET ?")
-		args = append(args, int64(q.Limit), int64(q.Offset))
-		return b.String(), args, len(cols), nil
+		b.WriteString(" ORDER BY " + order + " LIMIT " + bd.add(int64(q.Limit)) + " OFFSET " + bd.add(int64(q.Offset)))
+		return b.String(), bd.args, len(cols), nil
 	}
 
-	where, args, err = buildWhere(q, sqliteTime)
+	bd := binder{d: s.d}
+	where, err := buildWhere(q, &bd)
 	if err != nil {
 		return "", nil, 0, err
 	}
@@ -84,19 +89,18 @@ func sqliteListSQL(q *ListQuery) (query string, args []any, byID int, err error)
 	}
 	b.WriteString(" ORDER BY " + order)
 	if q.Limit > 0 || q.Offset > 0 {
-		limit := int64(-1) // SQLite: no limit
+		limit := s.d.noLimit()
 		if q.Limit > 0 {
 			limit = int64(q.Limit)
 		}
-		b.WriteString(" LIMIT ? OFFSET ?")
-		args = append(args, limit, int64(q.Offset))
+		b.WriteString(" LIMIT " + bd.add(limit) + " OFFSET " + bd.add(int64(q.Offset)))
 	}
-	return b.String(), args, 0, nil
+	return b.String(), bd.args, 0, nil
 }
 
 // pageByID runs a query of IDs (with ncols columns in all) and reads those
 // alerts, in the query's order, inside tx.
-func pageByID(ctx context.Context, tx *sql.Tx, query string, args []any, ncols int) ([]*alert.Alert, error) {
+func (s *sqlDB) pageByID(ctx context.Context, tx *sql.Tx, query string, args []any, ncols int) ([]*alert.Alert, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
@@ -128,8 +132,8 @@ func pageByID(ctx context.Context, tx *sql.Tx, query string, args []any, ncols i
 	out := make([]*alert.Alert, len(ids))
 	for start := 0; start < len(ids); start += idChunk {
 		chunk := ids[start:min(start+idChunk, len(ids))]
-		rows, err := tx.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id IN (?`+
-			strings.Repeat(", ?", len(chunk)-1)+`)`, chunk...)
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT `+alertColumns+` FROM alerts WHERE id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`), chunk...)
 		if err != nil {
 			return nil, fmt.Errorf("query: %w", err)
 		}
