@@ -30,7 +30,13 @@ func openTemp(t *testing.T) *store.SQLite {
 	return s
 }
 
-func ops(t *testing.T, s *store.SQLite, q store.ActivityQuery) []string {
+// eachStore runs f on a new SQLite store and on a new PostgreSQL store.
+func eachStore(t *testing.T, f func(t *testing.T, s store.Security)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, openTemp(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, openPostgres(t)) })
+}
+
+func ops(t *testing.T, s store.Security, q store.ActivityQuery) []string {
 	t.Helper()
 	acts, err := s.ListActivity(context.Background(), q)
 	if err != nil {
@@ -43,9 +49,10 @@ func ops(t *testing.T, s *store.SQLite, q store.ActivityQuery) []string {
 	return out
 }
 
-func TestTokens(t *testing.T) {
+func TestTokens(t *testing.T) { eachStore(t, testTokens) }
+
+func testTokens(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	h1, h2 := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("two"))
 	by := store.Actor{Name: "cli", At: t0}
 	if err := s.CreateToken(ctx, store.Token{ID: "ab12", Hash: h1[:], PartnerID: partnerP, Name: "ana@contoso.example", Write: true, Created: t0}, by); err != nil {
@@ -117,9 +124,10 @@ func rule(alertType string) silence.Rule {
 		Conditions: []silence.Condition{{Field: "entities.ip.address", In: []string{"10.0.0.0/8"}}}}
 }
 
-func TestRules(t *testing.T) {
+func TestRules(t *testing.T) { eachStore(t, testRules) }
+
+func testRules(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	by := store.Actor{Name: "ana", PartnerID: partnerP, At: t0}
 	r1, err := s.CreateRule(ctx, rule("KV_TORAccess"), by)
 	if err != nil {
@@ -220,9 +228,10 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func TestActivityQueries(t *testing.T) {
+func TestActivityQueries(t *testing.T) { eachStore(t, testActivityQueries) }
+
+func testActivityQueries(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	a := sample("det-1", 0)
 	a.TenantID = tenantA
 	b := sample("det-2", 0)
@@ -280,9 +289,10 @@ func TestActivityQueries(t *testing.T) {
 	}
 }
 
-func TestChangeStatusAndStale(t *testing.T) {
+func TestChangeStatusAndStale(t *testing.T) { eachStore(t, testChangeStatusAndStale) }
+
+func testChangeStatusAndStale(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	now := t0.Add(30 * 24 * time.Hour)
 	mk := func(id, tenant string, last time.Time, status alert.Status) *alert.Alert {
 		a := sample(id, 1)

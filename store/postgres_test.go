@@ -1,0 +1,34 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/vigil-security/vigil/internal/pgtest"
+	"github.com/vigil-security/vigil/store"
+	"github.com/vigil-security/vigil/store/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// openPostgres opens a store on a new, empty PostgreSQL database, closed
+// when the test ends.
+func openPostgres(t testing.TB) *store.Postgres {
+	t.Helper()
+	s, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
+	if err != nil {
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPostgresConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatalf("OpenPostgres: %v", err)
+		}
+		return s
+	})
+}
