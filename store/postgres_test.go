@@ -32,3 +32,25 @@ func TestPostgresConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestPostgresShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, n int) []store.Store {
+		dsn := pgtest.DSN(t)
+		out := make([]store.Store, n)
+		errs := make(chan error, n)
+		// Instances starting together migrate once, under the lock.
+		for i := range out {
+			go func() {
+				var err error
+				out[i], err = store.OpenPostgres(context.Background(), dsn)
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatalf("OpenPostgres: %v", err)
+			}
+		}
+		return out
+	})
+}
