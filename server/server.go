@@ -86,7 +86,7 @@ type Server struct {
 	started time.Time
 
 	lock     *os.File
-	st       *store.SQLite
+	st       store.Security
 	sil      *silence.Silencer
 	m        *metrics.Metrics
 	enricher *enrich.Enricher
@@ -144,7 +144,11 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.lock, err = lockDir(s.dataDir); err != nil {
 		return nil, err
 	}
-	if s.st, err = store.OpenSQLite(ctx, filepath.Join(s.dataDir, store.DefaultFile)); err != nil {
+	db := cfg.Server.Database
+	if db == "" {
+		db = filepath.Join(s.dataDir, store.DefaultFile)
+	}
+	if s.st, err = store.Open(ctx, db); err != nil {
 		return nil, err
 	}
 	s.sil = silence.New(s.st, &cfg.Directory)

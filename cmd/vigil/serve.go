@@ -22,6 +22,7 @@ type serveFlags struct {
 	commonFlags
 	listen    string
 	data      string
+	db        string
 	logLevel  string
 	logFormat string
 	flows     string
@@ -34,6 +35,7 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
 	f.register(fs, "YAML configuration file (server, inputs, thresholds, intel, directory)")
 	fs.StringVar(&f.listen, "listen", "", "address of the API, dashboard, push endpoint, /metrics and /healthz (default: the config's, else "+config.DefaultListen+")")
 	fs.StringVar(&f.data, "data", "", "data directory: SQLite file, push spool, saved state (default: the config's, else ./"+config.DefaultDataDir+")")
+	fs.StringVar(&f.db, "db", "", "store: a postgres:// URL for a PostgreSQL database several instances share, or a SQLite file (default: the config's server.database, else vigil.db in the data directory)")
 	fs.StringVar(&f.flows, "flows", "", "UDP address of the NetFlow v5/v9/IPFIX collector, e.g. :4739 (default: the config's server.flows.listen, else off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
@@ -43,7 +45,8 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
 Runs Vigil as a service, with no configuration needed: the REST API and the
 dashboard, POST /ingest/azure for Azure logs (records envelope or JSON lines,
 gzip or not; 202 once stored durably), the directories listed under
-server.inputs, detection, the SQLite store, /metrics and /healthz, all on one
+server.inputs, detection, the store (SQLite in the data directory, or
+PostgreSQL with --db postgres://...), /metrics and /healthz, all on one
 port. SIGTERM or SIGINT shuts down gracefully: requests in flight finish, the
 inputs stop, queued input is processed, the detectors' state is saved.
 
@@ -65,6 +68,9 @@ Flags:`)
 	}
 	if f.data != "" {
 		cfg.Server.DataDir = f.data
+	}
+	if f.db != "" {
+		cfg.Server.Database = f.db
 	}
 	if f.flows != "" {
 		cfg.Server.Flows.Listen = f.flows
