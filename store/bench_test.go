@@ -3,12 +3,12 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"github.com/vigil-security/vigil/api/odata"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/store"
 )
 

@@ -59,6 +59,11 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w: %w", ErrInvalid, err)
 	}
+	if _, set := cfg.RuntimeParams["jit"]; !set {
+		// The store's statements are short: compiling one costs more
+		// than it saves (hundreds of milliseconds on a partner's page).
+		cfg.RuntimeParams["jit"] = "off"
+	}
 	s := &Postgres{sqlDB: &sqlDB{d: postgresDialect}, where: redact(cfg)}
 	if err := s.open(ctx, cfg); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: open postgres %s: %w", s.where, err), s.Close())

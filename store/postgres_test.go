@@ -2,7 +2,14 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/vigil-security/vigil/alert"
 
 	"github.com/vigil-security/vigil/internal/pgtest"
 	"github.com/vigil-security/vigil/store"
@@ -53,4 +60,74 @@ func TestPostgresShared(t *testing.T) {
 		}
 		return out
 	})
+}
+
+// BenchmarkPostgresSaveAlerts saves batches of 1,000 alerts with 10
+// evidence each in one transaction ("insert"), and single repeats of
+// stored alerts, one transaction each ("repeat"), into PostgreSQL.
+func BenchmarkPostgresSaveAlerts(b *testing.B) {
+	const batchSize, evidence = 1000, 10
+	ctx := context.Background()
+	b.Run("insert", func(b *testing.B) {
+		s := openPostgres(b)
+		n := 0
+		for b.Loop() {
+			b.StopTimer()
+			alerts := make([]*alert.Alert, batchSize)
+			for i := range alerts {
+				alerts[i] = sample(fmt.Sprintf("ins-%d-%04d", n, i), evidence)
+			}
+			n++
+			b.StartTimer()
+			if err := s.SaveAlerts(ctx, alerts); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n*batchSize)/b.Elapsed().Seconds(), "alerts/s")
+	})
+	b.Run("repeat", func(b *testing.B) {
+		s := openPostgres(b)
+		a := sample("rep", evidence)
+		for b.Loop() {
+			a.Count++
+			a.Evidence = append(a.Evidence[:evidence-1], alert.Evidence{Time: t0.Add(time.Duration(a.Count) * time.Second), Operation: "flow"})
+			if err := s.SaveAlert(ctx, a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestPostgresMigrations checks that the embedded migrations are applied
+// once, versioned as goose records them, and that reopening applies none.
+func TestPostgresMigrations(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	for range 2 {
+		s, err := store.OpenPostgres(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	var rows, top int
+	if err := db.QueryRow(`SELECT count(*), max(version_id) FROM goose_db_version WHERE version_id > 0`).Scan(&rows, &top); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("migrations/postgres/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v %v", files, err)
+	}
+	if rows != len(files) || top != len(files) {
+		t.Errorf("goose_db_version: %d rows up to version %d; want %d", rows, top, len(files))
+	}
+	sqlite, err := filepath.Glob("migrations/sqlite/*.sql")
+	if err != nil || len(sqlite) != len(files) {
+		t.Errorf("%d SQLite migrations, %d PostgreSQL ones: the schemas must move together", len(sqlite), len(files))
+	}
 }

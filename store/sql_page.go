@@ -24,14 +24,13 @@ const maxVariables = 30000
 // are read by ID afterwards (see pageByID).
 //
 // A page of several tenants' alerts is read with one SELECT per tenant,
-// joined by UNION ALL under the ORDER BY and LIMIT: SQLite merges the arms
-// (PostgreSQL too: a Merge Append),
+// joined by UNION ALL under the ORDER BY and LIMIT: SQLite merges the arms,
 // each read in order from the (tenant_id, detected_at) index, and stops
 // after the page. The plain "tenant_id IN (...)" reads and sorts every
 // alert of every tenant first: a partner's newest page over a million
 // alerts takes hundreds of milliseconds that way, a few this way. The arms
 // carry only the ID and sort columns, so skipping far into the list moves
-// little data.
+// little data. PostgreSQL gets the same with pgTenantsPage.
 func (s *sqlDB) listSQL(q *ListQuery) (query string, args []any, byID int, err error) {
 	order, err := buildOrder(q)
 	if err != nil {
@@ -44,18 +43,13 @@ func (s *sqlDB) listSQL(q *ListQuery) (query string, args []any, byID int, err e
 	if _, err := buildWhere(&rest, &probe); err != nil {
 		return "", nil, 0, err
 	}
+	if s.d.pg && q.Limit > 0 && len(tenants) >= 2 {
+		query, args, byID, err := pgTenantsPage(q, &rest, tenants, order)
+		return query, args, byID, err
+	}
 	if q.Limit > 0 && len(tenants) >= 2 && len(tenants) <= maxTenantArms && (len(probe.args)+1)*len(tenants) <= maxVariables {
 		// A compound's ORDER BY may name only its result columns.
-		cols := []string{"id"}
-		keys := q.OrderBy
-		if len(keys) == 0 {
-			keys = []Order{{Column: "detected_at"}}
-		}
-		for _, o := range keys {
-			if !slices.Contains(cols, o.Column) {
-				cols = append(cols, o.Column)
-			}
-		}
+		cols := pageKeys(q)
 		sel := "SELECT " + strings.Join(cols, ", ") + " FROM alerts WHERE tenant_id = "
 		bd := binder{d: s.d}
 		var b strings.Builder
@@ -96,6 +90,46 @@ func (s *sqlDB) listSQL(q *ListQuery) (query string, args []any, byID int, err e
 		b.WriteString(" LIMIT " + bd.add(limit) + " OFFSET " + bd.add(int64(q.Offset)))
 	}
 	return b.String(), bd.args, 0, nil
+}
+
+// pageKeys are the columns a page of IDs is read with: the ID and the sort
+// columns, which the outer ORDER BY of a merged query may name.
+func pageKeys(q *ListQuery) []string {
+	cols := []string{"id"}
+	keys := q.OrderBy
+	if len(keys) == 0 {
+		keys = []Order{{Column: "detected_at"}}
+	}
+	for _, o := range keys {
+		if !slices.Contains(cols, o.Column) {
+			cols = append(cols, o.Column)
+		}
+	}
+	return cols
+}
+
+// pgTenantsPage is PostgreSQL's query of a page over several tenants: per
+// tenant (an array parameter, unnested), the first Offset+Limit keys in
+// order from the (tenant_id, detected_at, id) index, as a LATERAL subquery;
+// then the page of the merged rows. PostgreSQL does not merge the arms of a
+// UNION ALL under a LIMIT as SQLite does: it reads and sorts every row of
+// every tenant first.
+func pgTenantsPage(q, rest *ListQuery, tenants []string, order string) (string, []any, int, error) {
+	cols := strings.Join(pageKeys(q), ", ")
+	b := binder{d: postgresDialect}
+	var sb strings.Builder
+	sb.WriteString("SELECT " + cols + " FROM unnest(" + b.add(tenants) + "::text[]) AS t(tid) CROSS JOIN LATERAL (SELECT " +
+		cols + " FROM alerts WHERE tenant_id = t.tid")
+	where, err := buildWhere(rest, &b)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	if where != "" {
+		sb.WriteString(" AND (" + where + ")")
+	}
+	sb.WriteString(" ORDER BY " + order + " LIMIT " + b.add(int64(q.Offset)+int64(q.Limit)) + ") AS a")
+	sb.WriteString(" ORDER BY " + order + " LIMIT " + b.add(int64(q.Limit)) + " OFFSET " + b.add(int64(q.Offset)))
+	return sb.String(), b.args, len(pageKeys(q)), nil
 }
 
 // pageByID runs a query of IDs (with ncols columns in all) and reads those

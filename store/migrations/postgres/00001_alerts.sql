@@ -31,12 +31,16 @@ CREATE TABLE alerts (
     CHECK ((status = 'resolved') = (resolved_reason <> ''))
 );
 
-CREATE INDEX alerts_tenant_detected       ON alerts (tenant_id, detected_at);
-CREATE INDEX alerts_subscription_detected ON alerts (subscription_id, detected_at);
+-- The ID ends the indexes that pages are read from: with it, an index scan
+-- (forwards or backwards) gives the rows in the store's full sort order
+-- (detected_at, then id), so a page stops after its rows, and a partner's
+-- page merges its tenants' scans (Merge Append) instead of sorting them all.
+CREATE INDEX alerts_tenant_detected       ON alerts (tenant_id, detected_at, id);
+CREATE INDEX alerts_subscription_detected ON alerts (subscription_id, detected_at, id);
 CREATE INDEX alerts_status_detected       ON alerts (status, detected_at);
 CREATE INDEX alerts_severity_detected     ON alerts (severity, detected_at);
 CREATE INDEX alerts_type_detected         ON alerts (type, detected_at);
-CREATE INDEX alerts_detected              ON alerts (detected_at);
+CREATE INDEX alerts_detected              ON alerts (detected_at, id);
 CREATE INDEX alerts_last_observed         ON alerts (last_observed_at);
 CREATE INDEX alerts_fingerprint_status    ON alerts (fingerprint, status);
 

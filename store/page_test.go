@@ -3,21 +3,22 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"github.com/vigil-security/vigil/api/odata"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/store"
 )
 
 // TestListPagesOfSeveralTenants: pages of several tenants (read as merged
 // per-tenant scans) are exactly the slices of the unpaged list (read with
 // IN), for every order, filter and offset.
-func TestListPagesOfSeveralTenants(t *testing.T) {
+func TestListPagesOfSeveralTenants(t *testing.T) { eachStore(t, testPagesOfSeveralTenants) }
+
+func testPagesOfSeveralTenants(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	var batch []*alert.Alert
 	sevs := []alert.Severity{alert.SeverityLow, alert.SeverityHigh, alert.SeverityMedium, alert.SeverityInformational}
 	for i := range 120 {
