@@ -25,6 +25,7 @@ type Consumer struct {
 	log *slog.Logger
 	max int
 	dec decoder
+	err error // sticky: a batch was given up half-way
 }
 
 // New joins the consumer group. It does not wait for the brokers: the
@@ -93,22 +94,35 @@ type Batch struct {
 
 // Poll waits for messages (until ctx ends), decodes each and calls fn with
 // every record, in order per partition. op and its Raw are valid during
-// the call only. An error from fn stops Poll and is returned: the batch is
-// then not to be committed. A cancelled ctx returns ctx's error.
+// the call only. Messages fetched before ctx ended are still handed on; a
+// ctx that ends with none returns its error.
+//
+// An error from fn stops Poll and is returned; the messages of the batch
+// are then neither committable nor read again by this Consumer, so every
+// later Poll returns the same error: Close it and start a new one, which
+// resumes from the last commit.
 func (c *Consumer) Poll(ctx context.Context, fn func(op *event.Op) error) (*Batch, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
 	fetches := c.cl.PollRecords(ctx, c.max)
 	if fetches.IsClientClosed() {
 		return nil, errors.New("kafka: consumer closed")
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	var errs []error
 	fetches.EachError(func(topic string, p int32, err error) {
-		errs = append(errs, fmt.Errorf("%s/%d: %w", topic, p, err))
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, fmt.Errorf("%s/%d: %w", topic, p, err))
+		}
 	})
-	if len(errs) > 0 && fetches.NumRecords() == 0 {
-		return nil, fmt.Errorf("kafka: fetch: %w", errors.Join(errs...))
+	if fetches.NumRecords() == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("kafka: fetch: %w", errors.Join(errs...))
+		}
+		return &Batch{}, nil
 	}
 	for _, err := range errs { // the records fetched are still good
 		c.log.Warn("kafka fetch", "err", err)
@@ -139,6 +153,7 @@ func (c *Consumer) Poll(ctx context.Context, fn func(op *event.Op) error) (*Batc
 		last[r.Topic][r.Partition] = r
 	})
 	if ferr != nil {
+		c.err = fmt.Errorf("kafka: a batch was given up (close this consumer and start another): %w", ferr)
 		return nil, ferr
 	}
 	for _, ps := range last {

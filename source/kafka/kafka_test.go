@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -233,7 +234,7 @@ func TestPollStopsOnHandlerError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	produce(t, cluster.ListenAddrs(), 4)
+	records, _, _ := produce(t, cluster.ListenAddrs(), 4)
 	c := newConsumer(t, Config{Brokers: cluster.ListenAddrs(), Topics: []string{topic}, Group: "g", Logger: quiet})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -241,6 +242,15 @@ func TestPollStopsOnHandlerError(t *testing.T) {
 	b, err := c.Poll(ctx, func(*event.Op) error { return full })
 	if err != full || b != nil {
 		t.Fatalf("Poll = %v, %v; want the handler's error", b, err)
+	}
+	if _, err := c.Poll(ctx, func(*event.Op) error { return nil }); !errors.Is(err, full) {
+		t.Errorf("Poll after a given-up batch = %v, want its error again", err)
+	}
+	c.Close()
+	// A new member resumes from the last commit (none): nothing was lost.
+	c2 := newConsumer(t, Config{Brokers: cluster.ListenAddrs(), Topics: []string{topic}, Group: "g", Logger: quiet})
+	if got := drain(t, c2, 4, false); got.Records != records {
+		t.Errorf("the new member read %d records, want %d", got.Records, records)
 	}
 }
 
