@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -53,8 +54,15 @@ func IsPostgresDSN(s string) bool {
 
 // OpenPostgres connects to the PostgreSQL database named by dsn (a
 // postgres:// URL or a key=value connection string, as libpq takes them)
-// and applies pending migrations.
+// and applies pending migrations. A URL may also set the most connections
+// the store opens, pool_max_conns=N (as pgxpool reads it; default
+// max(8, 4 × GOMAXPROCS)): several instances on one server share its
+// max_connections.
 func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	dsn, poolMax, err := poolMaxConns(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open postgres: %w: %w", ErrInvalid, err)
+	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w: %w", ErrInvalid, err)
@@ -65,7 +73,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		cfg.RuntimeParams["jit"] = "off"
 	}
 	s := &Postgres{sqlDB: &sqlDB{d: postgresDialect}, where: redact(cfg)}
-	if err := s.open(ctx, cfg); err != nil {
+	if err := s.open(ctx, cfg, poolMax); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: open postgres %s: %w", s.where, err), s.Close())
 	}
 	return s, nil
@@ -77,10 +85,33 @@ func redact(cfg *pgx.ConnConfig) string {
 	return u.String()
 }
 
-func (s *Postgres) open(ctx context.Context, cfg *pgx.ConnConfig) error {
+// poolMaxConns takes pool_max_conns out of a URL's query; 0 when absent.
+func poolMaxConns(dsn string) (string, int, error) {
+	if !IsPostgresDSN(dsn) || !strings.Contains(dsn, "pool_max_conns") {
+		return dsn, 0, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", 0, fmt.Errorf("parse URL: %w", err)
+	}
+	q := u.Query()
+	v := q.Get("pool_max_conns")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return "", 0, fmt.Errorf("pool_max_conns=%q: want a whole number from 1", v)
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
+}
+
+func (s *Postgres) open(ctx context.Context, cfg *pgx.ConnConfig, poolMax int) error {
 	db := stdlib.OpenDB(*cfg)
 	s.w, s.r = db, db
-	n := max(8, 4*runtime.GOMAXPROCS(0))
+	n := poolMax
+	if n == 0 {
+		n = max(8, 4*runtime.GOMAXPROCS(0))
+	}
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	if err := db.PingContext(ctx); err != nil {

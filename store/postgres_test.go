@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,5 +131,43 @@ func TestPostgresMigrations(t *testing.T) {
 	sqlite, err := filepath.Glob("migrations/sqlite/*.sql")
 	if err != nil || len(sqlite) != len(files) {
 		t.Errorf("%d SQLite migrations, %d PostgreSQL ones: the schemas must move together", len(sqlite), len(files))
+	}
+}
+
+// TestPostgresPoolMaxConns: pool_max_conns bounds the store's connections
+// and is not sent to the server; a bad value is ErrInvalid.
+func TestPostgresPoolMaxConns(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s, err := store.OpenPostgres(context.Background(), dsn+"&pool_max_conns=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := s.SaveAlert(context.Background(), sample(fmt.Sprintf("pool-%d", i), 2)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n < 1 || n > 2 {
+		t.Errorf("the store holds %d connections, want 1 or 2", n)
+	}
+	for _, bad := range []string{"&pool_max_conns=0", "&pool_max_conns=x"} {
+		if _, err := store.OpenPostgres(context.Background(), dsn+bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("OpenPostgres(%s) = %v, want ErrInvalid", bad, err)
+		}
 	}
 }
