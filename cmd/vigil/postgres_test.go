@@ -102,3 +102,27 @@ func TestServePostgres(t *testing.T) {
 		t.Errorf("activity in PostgreSQL: %d records, %v; want the token's creation and the detection", len(acts), err)
 	}
 }
+
+// TestDetectIntoPostgres: vigil detect --db postgres://... stores what it
+// detects there, twice over without doubling (the same alert IDs).
+func TestDetectIntoPostgres(t *testing.T) {
+	in := simulated(t, 60000)
+	dsn := pgtest.DSN(t)
+	for range 2 {
+		if code, _, errs := vigil(t, "", "detect", "--progress", "0", "--format", "table", "--db", dsn, "--tor", torList, in); code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+	}
+	st, err := store.OpenPostgres(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	alerts, err := st.ListAlerts(context.Background(), store.ListQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 1 || alerts[0].Type != "KV_TORAccess" || len(alerts[0].Evidence) == 0 {
+		t.Fatalf("stored %d alerts, want the one Tor alert with evidence", len(alerts))
+	}
+}
