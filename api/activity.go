@@ -124,7 +124,7 @@ func (h *handler) listActivity(w http.ResponseWriter, r *http.Request, p *princi
 		return err
 	}
 	q := c.q
-	aq := store.ActivityQuery{Scope: p.activityScope(), Where: c.where, Args: c.args, OrderBy: c.orderBy, Offset: q.Skip}
+	aq := store.ActivityQuery{Scope: p.activityScope(), Filter: c.filter, OrderBy: c.orderBy, Offset: q.Skip}
 	if err := activityFilters(v, &aq); err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func (h *handler) listAlerts(w http.ResponseWriter, r *http.Request, p *principa
 	q := c.q
 	ctx := r.Context()
 	body := listBody{Context: h.contextURL(r, alertEntitySet, q.Select, false), Value: []json.RawMessage{}}
-	lq := store.ListQuery{TenantIDs: p.tenants, Where: c.where, Args: c.args, OrderBy: c.orderBy, Offset: q.Skip}
+	lq := store.ListQuery{TenantIDs: p.tenants, Filter: c.filter, OrderBy: c.orderBy, Offset: q.Skip}
 	if q.Count {
 		n, err := h.st.CountAlerts(ctx, lq)
 		if err != nil {

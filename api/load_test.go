@@ -134,12 +134,12 @@ FROM n`, n, end, end, end, end, end)
 	return path
 }
 
-// loadServer serves the API over the load file and returns it with a
-// partner token and a customer token.
-func loadServer(tb testing.TB, path string) (*httptest.Server, map[string]string) {
+// loadServer serves the API over the load database (a SQLite file or a
+// PostgreSQL URL) and returns it with a partner token and a customer token.
+func loadServer(tb testing.TB, db string) (*httptest.Server, map[string]string) {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, path)
+	st, err := store.Open(ctx, db)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -214,25 +214,62 @@ func pct(d []time.Duration, p float64) time.Duration {
 	return d[min(len(d)-1, int(float64(len(d))*p))]
 }
 
+// loadStores are the stores the load test and benchmark run on:
+// VIGIL_LOAD_STORE, a comma-separated list of sqlite and postgres (default
+// sqlite).
+func loadStores(tb testing.TB) []string {
+	v := os.Getenv("VIGIL_LOAD_STORE")
+	if v == "" {
+		return []string{"sqlite"}
+	}
+	var out []string
+	for k := range strings.SplitSeq(v, ",") {
+		switch k = strings.TrimSpace(k); k {
+		case "sqlite", "postgres":
+			out = append(out, k)
+		default:
+			tb.Fatalf("VIGIL_LOAD_STORE: unknown store %q (sqlite or postgres)", k)
+		}
+	}
+	return out
+}
+
+// buildLoad builds the load database of n alerts in the store kind and
+// returns what store.Open takes.
+func buildLoad(tb testing.TB, kind string, n int) string {
+	if kind == "postgres" {
+		return buildLoadPostgres(tb, n)
+	}
+	return buildLoadDB(tb, n)
+}
+
 // TestListLoad measures list requests with filters over a large store,
 // over real HTTP. It runs only when VIGIL_LOAD_ALERTS is set (for example
-// to 1000000); VIGIL_LOAD_REQUESTS sets the requests per query (default
-// 200) and VIGIL_LOAD_P99_MS, when set, fails a query whose p99 is above
-// it; VIGIL_LOAD_DB=DIR keeps the generated database in DIR for the next
-// run. Run it alone:
+// to 1000000); VIGIL_LOAD_STORE picks the stores (sqlite, postgres or
+// both, comma-separated; default sqlite; PostgreSQL as internal/pgtest
+// gives it); VIGIL_LOAD_REQUESTS sets the requests per query (default 200)
+// and VIGIL_LOAD_P99_MS, when set, fails a query whose p99 is above it;
+// VIGIL_LOAD_DB=DIR keeps the generated SQLite database in DIR for the
+// next run. Run it alone:
 //
-//	VIGIL_LOAD_ALERTS=1000000 go test -run TestListLoad -v ./api
+//	VIGIL_LOAD_ALERTS=1000000 VIGIL_LOAD_STORE=sqlite,postgres go test -run TestListLoad -v -timeout 30m ./api
 func TestListLoad(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("VIGIL_LOAD_ALERTS"))
 	if n <= 0 {
 		t.Skip("set VIGIL_LOAD_ALERTS=1000000 to run the load test")
 	}
+	for _, kind := range loadStores(t) {
+		t.Run(kind, func(t *testing.T) { listLoad(t, kind, n) })
+	}
+}
+
+func listLoad(t *testing.T, kind string, n int) {
 	reqs := 200
 	if v, err := strconv.Atoi(os.Getenv("VIGIL_LOAD_REQUESTS")); err == nil && v > 0 {
 		reqs = v
 	}
 	limit, _ := strconv.Atoi(os.Getenv("VIGIL_LOAD_P99_MS"))
-	srv, toks := loadServer(t, buildLoadDB(t, n))
+	srv, toks := loadServer(t, buildLoad(t, kind, n))
 	var all []time.Duration
 	for _, lq := range loadQueries() {
 		measure(t, srv, toks[lq.role], lq, 5) // warm the page cache
@@ -244,13 +281,14 @@ func TestListLoad(t *testing.T) {
 		}
 	}
 	slices.Sort(all)
-	t.Logf("%-28s p50 %7.2f ms  p99 %7.2f ms  (%d alerts, %d requests)", "all", ms(pct(all, 0.50)), ms(pct(all, 0.99)), n, len(all))
+	t.Logf("%-28s p50 %7.2f ms  p99 %7.2f ms  (%s, %d alerts, %d requests)", "all", ms(pct(all, 0.50)), ms(pct(all, 0.99)), kind, n, len(all))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // BenchmarkListFiltered runs the load test's queries as benchmarks over
-// VIGIL_BENCH_ALERTS alerts (default 1,000,000), reporting p50 and p99:
+// VIGIL_BENCH_ALERTS alerts (default 1,000,000) in each store of
+// VIGIL_LOAD_STORE, reporting p50 and p99:
 //
 //	go test -run x -bench ListFiltered -benchtime 100x ./api
 func BenchmarkListFiltered(b *testing.B) {
@@ -258,7 +296,13 @@ func BenchmarkListFiltered(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("VIGIL_BENCH_ALERTS")); err == nil && v > 0 {
 		n = v
 	}
-	srv, toks := loadServer(b, buildLoadDB(b, n))
+	for _, kind := range loadStores(b) {
+		b.Run(kind, func(b *testing.B) { benchList(b, kind, n) })
+	}
+}
+
+func benchList(b *testing.B, kind string, n int) {
+	srv, toks := loadServer(b, buildLoad(b, kind, n))
 	for _, lq := range loadQueries() {
 		b.Run(lq.name, func(b *testing.B) {
 			measure(b, srv, toks[lq.role], lq, 3)

@@ -55,15 +55,6 @@ var alertSchema = &odata.Schema{
 	},
 }
 
-// emptyIsNull lists, per schema, the properties whose column holds the
-// empty string where the JSON shows null (or nothing): comparisons with
-// null are rewritten to comparisons with the empty string.
-var emptyIsNull = map[*odata.Schema]map[string]bool{
-	alertSchema: {"subscriptionId": true, "resolvedReason": true, "resolvedBy": true,
-		"suppressedBy": true, "previousAlertId": true, "customerTenantId": true},
-	activitySchema: {"partnerId": true, "customerId": true},
-}
-
 // sortColumns maps properties whose sort order differs from their column's
 // text order to the column that gives it.
 var sortColumns = map[string]string{"severity": "severity_rank"}
@@ -90,21 +81,23 @@ var activitySchema = &odata.Schema{
 // compiled is an OData query as the store takes it.
 type compiled struct {
 	q       *odata.Query
-	where   string
-	args    []any
+	filter  odata.Expr    // q.Filter over the store's column names
 	orderBy []store.Order // nil: the store's default order
 }
 
-// compileQuery parses the request's OData options against s and compiles
-// them for the SQLite store. Null literals on properties stored as ” are
-// rewritten first, so "resolvedReason eq null" finds unresolved alerts.
+// compileQuery parses the request's OData options against s and turns
+// them into the store's terms: the checked filter with each property
+// renamed to its column (the store compiles it to its own SQL), and the
+// sort keys.
 func compileQuery(s *odata.Schema, v url.Values) (*compiled, error) {
 	q, err := odata.ParseQuery(s, v)
 	if err != nil {
 		return nil, err
 	}
 	c := &compiled{q: q}
-	c.where, c.args = odata.Where(s, rewriteNulls(q.Filter, emptyIsNull[s]), odata.SQLite, 1)
+	if q.Filter != nil {
+		c.filter = odata.MapProps(q.Filter, func(p string) string { return s.Props[p].Column })
+	}
 	if hasOption(v, "orderby") {
 		for _, o := range q.OrderBy {
 			col := s.Props[o.Prop].Column
@@ -126,42 +119,4 @@ func hasOption(v url.Values, name string) bool {
 		}
 	}
 	return false
-}
-
-// rewriteNulls returns e with null literals on the given properties
-// replaced by the empty string. The tree is copied where it changes.
-func rewriteNulls(e odata.Expr, props map[string]bool) odata.Expr {
-	if e == nil || len(props) == 0 {
-		return e
-	}
-	empty := func(v odata.Value) odata.Value {
-		if v.Kind == odata.KindNull {
-			return odata.Value{Kind: odata.KindString, Str: "", At: v.At}
-		}
-		return v
-	}
-	switch x := e.(type) {
-	case *odata.And:
-		return &odata.And{Left: rewriteNulls(x.Left, props), Right: rewriteNulls(x.Right, props), At: x.At}
-	case *odata.Or:
-		return &odata.Or{Left: rewriteNulls(x.Left, props), Right: rewriteNulls(x.Right, props), At: x.At}
-	case *odata.Not:
-		return &odata.Not{X: rewriteNulls(x.X, props), At: x.At}
-	case *odata.Compare:
-		if props[x.Prop] {
-			c := *x
-			c.Value = empty(x.Value)
-			return &c
-		}
-	case *odata.In:
-		if props[x.Prop] {
-			c := *x
-			c.Values = make([]odata.Value, len(x.Values))
-			for i, v := range x.Values {
-				c.Values[i] = empty(v)
-			}
-			return &c
-		}
-	}
-	return e
 }

@@ -50,8 +50,8 @@ type Config struct {
 }
 
 // Server configures `vigil serve`: where it listens, where it keeps its
-// state, what it reads. The command-line flags --listen and --data override
-// Listen and DataDir.
+// state, what it reads. The command-line flags --listen, --data and --db
+// override Listen, DataDir and Database.
 type Server struct {
 	// Listen is the address of the API, dashboard, push endpoint, /metrics
 	// and /healthz (host:port).
@@ -60,6 +60,13 @@ type Server struct {
 	// (spool/) and the saved state (state/: engine snapshot, file offsets).
 	// A relative path is relative to the working directory.
 	DataDir string `yaml:"dataDir"`
+	// Database is the store of alerts, tokens, suppression rules and the
+	// activity log: empty for the SQLite file vigil.db in DataDir, a file
+	// path for another SQLite file, or a postgres:// (postgresql://) URL for
+	// a PostgreSQL database that several instances share. libpq's
+	// environment variables (PGPASSWORD, PGSSLMODE, ...) apply to the URL.
+	// The flag --db overrides it.
+	Database string `yaml:"database"`
 	// Inputs are directories to follow for Azure log files.
 	Inputs []Input `yaml:"inputs"`
 	// Metrics serves Prometheus metrics at /metrics.

@@ -42,6 +42,7 @@ import (
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/api"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/config"
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/metrics"
@@ -84,7 +85,7 @@ type Server struct {
 	started time.Time
 
 	lock   *os.File
-	st     *store.SQLite
+	st     store.Security
 	sil    *silence.Silencer
 	m      *metrics.Metrics
 	engine *detect.Engine
@@ -140,7 +141,11 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 	if s.lock, err = lockDir(s.dataDir); err != nil {
 		return nil, err
 	}
-	if s.st, err = store.OpenSQLite(ctx, filepath.Join(s.dataDir, store.DefaultFile)); err != nil {
+	db := cfg.Server.Database
+	if db == "" {
+		db = filepath.Join(s.dataDir, store.DefaultFile)
+	}
+	if s.st, err = store.Open(ctx, db); err != nil {
 		return nil, err
 	}
 	s.sil = silence.New(s.st, &cfg.Directory)
@@ -266,8 +271,7 @@ func (s *Server) loadOpenAlerts(ctx context.Context) error {
 		var err error
 		resolved, err = s.st.ListAlerts(ctx, store.ListQuery{
 			Statuses: []alert.Status{alert.StatusResolved},
-			Where:    "last_observed_at >= ?",
-			Args:     []any{wm.Add(-s.cfg.Alerts.AggregationWindow)},
+			Filter:   odata.Cmp("last_observed_at", odata.Ge, odata.TimeValue(wm.Add(-s.cfg.Alerts.AggregationWindow))),
 			OrderBy:  []store.Order{{Column: "last_observed_at"}},
 		})
 		if err != nil {

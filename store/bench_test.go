@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/store"
 )
 
@@ -120,8 +121,9 @@ func BenchmarkListAlerts(b *testing.B) {
 		}
 	})
 	b.Run("page-where", func(b *testing.B) {
-		q := store.ListQuery{Where: "tenant_id = ? AND detected_at >= ? AND severity_rank >= ?",
-			Args: []any{"tenant-31", t0.Add(30 * 24 * time.Hour), 2}, Limit: 50}
+		q := store.ListQuery{Filter: odata.AllOf(odata.Cmp("tenant_id", odata.Eq, odata.StringValue("tenant-31")),
+			odata.Cmp("detected_at", odata.Ge, odata.TimeValue(t0.Add(30*24*time.Hour))),
+			odata.Cmp("severity_rank", odata.Ge, odata.IntValue(2))), Limit: 50}
 		b.ReportAllocs()
 		for b.Loop() {
 			list, err := s.ListAlerts(ctx, q)

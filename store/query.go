@@ -3,111 +3,50 @@ package store
 import (
 	"fmt"
 	"strings"
-	"time"
-
-	"github.com/vigil-security/vigil/alert"
 )
 
-// buildWhere returns q's filters as one SQL condition with '?' placeholders
-// (empty when there is none) and its arguments. timeArg turns a stored-form
-// time into the dialect's column value.
-func buildWhere(q *ListQuery, timeArg func(time.Time) any) (string, []any, error) {
-	var (
-		conds []string
-		args  []any
-	)
-	in := func(col string, n int, arg func(i int) any) {
-		if n == 0 {
-			conds = append(conds, "1 = 0")
-			return
-		}
-		var b strings.Builder
-		b.WriteString(col)
-		b.WriteString(" IN (")
-		for i := range n {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('?')
-			args = append(args, arg(i))
-		}
-		b.WriteByte(')')
-		conds = append(conds, b.String())
-	}
+// buildWhere returns q's filters as one SQL condition (empty when there is
+// none), adding their arguments to b.
+func buildWhere(q *ListQuery, b *binder) (string, error) {
+	var conds []string
 	if q.TenantIDs != nil {
-		in("tenant_id", len(q.TenantIDs), func(i int) any { return q.TenantIDs[i] })
+		conds = append(conds, b.in("tenant_id", q.TenantIDs))
 	}
 	if q.SubscriptionIDs != nil {
-		in("subscription_id", len(q.SubscriptionIDs), func(i int) any { return q.SubscriptionIDs[i] })
+		conds = append(conds, b.in("subscription_id", q.SubscriptionIDs))
 	}
 	if q.Statuses != nil {
-		in("status", len(q.Statuses), func(i int) any { return string(q.Statuses[i]) })
+		conds = append(conds, b.in("status", strs(q.Statuses)))
 	}
 	if q.Types != nil {
-		in("type", len(q.Types), func(i int) any { return q.Types[i] })
+		conds = append(conds, b.in("type", q.Types))
 	}
 	if q.Severities != nil {
-		in("severity", len(q.Severities), func(i int) any { return string(q.Severities[i]) })
+		conds = append(conds, b.in("severity", strs(q.Severities)))
 	}
 	if !q.DetectedFrom.IsZero() {
-		conds = append(conds, "detected_at >= ?")
-		args = append(args, timeArg(dbTime(q.DetectedFrom)))
+		conds = append(conds, "detected_at >= "+b.add(b.d.time(dbTime(q.DetectedFrom))))
 	}
 	if !q.DetectedTo.IsZero() {
-		conds = append(conds, "detected_at < ?")
-		args = append(args, timeArg(dbTime(q.DetectedTo)))
+		conds = append(conds, "detected_at < "+b.add(b.d.time(dbTime(q.DetectedTo))))
 	}
-	conds, args, err := appendWhere(conds, args, q.Where, q.Args, timeArg)
+	f, err := compileFilter(q.Filter, false, b)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	return strings.Join(conds, " AND "), args, nil
+	if f != "" {
+		conds = append(conds, "("+f+")")
+	}
+	return strings.Join(conds, " AND "), nil
 }
 
-// appendWhere adds a caller's trusted WHERE fragment (with '?'
-// placeholders) and its arguments, converted to driver values, to conds and
-// args, after checking that placeholders and arguments agree.
-func appendWhere(conds []string, args []any, where string, whereArgs []any, timeArg func(time.Time) any) ([]string, []any, error) {
-	if where == "" && len(whereArgs) == 0 {
-		return conds, args, nil
+// strs converts a slice of a string type.
+func strs[T ~string](v []T) []string {
+	out := make([]string, len(v))
+	for i, s := range v {
+		out[i] = string(s)
 	}
-	if n := strings.Count(where, "?"); n != len(whereArgs) {
-		return nil, nil, fmt.Errorf("%w query: Where has %d placeholders for %d arguments", ErrInvalid, n, len(whereArgs))
-	}
-	if strings.TrimSpace(where) == "" {
-		return nil, nil, fmt.Errorf("%w query: arguments without a Where fragment", ErrInvalid)
-	}
-	for i, a := range whereArgs {
-		v, err := queryArg(a, timeArg)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w query: argument %d: %w", ErrInvalid, i+1, err)
-		}
-		args = append(args, v)
-	}
-	return append(conds, "("+where+")"), args, nil
-}
-
-// queryArg converts one ListQuery.Args value to a driver value.
-func queryArg(a any, timeArg func(time.Time) any) (any, error) {
-	switch v := a.(type) {
-	case nil, string, bool, int64, float64:
-		return v, nil
-	case int:
-		return int64(v), nil
-	case int32:
-		return int64(v), nil
-	case uint32:
-		return int64(v), nil
-	case time.Time:
-		return timeArg(dbTime(v)), nil
-	case alert.Status:
-		return string(v), nil
-	case alert.Severity:
-		return string(v), nil
-	case alert.ResolvedReason:
-		return string(v), nil
-	}
-	return nil, fmt.Errorf("unsupported type %T", a)
+	return out
 }
 
 // buildOrder returns q's ORDER BY list (without the keywords).

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/silence"
 )
 
@@ -120,10 +121,9 @@ type ActivityQuery struct {
 	From, To time.Time
 	// OperationTypes keeps records of these types (nil: all).
 	OperationTypes []string
-	// Where and Args are a trusted condition over ActivityColumns, with the
-	// rules of ListQuery.Where.
-	Where string
-	Args  []any
+	// Filter is an OData filter over ActivityColumns, with the rules of
+	// ListQuery.Filter.
+	Filter odata.Expr
 	// OrderBy names ActivityColumns; empty means at descending. The ID is
 	// always the last key.
 	OrderBy       []Order
@@ -142,7 +142,7 @@ var activityColumns = []Column{
 	{Name: "resource_id", Kind: KindText},
 }
 
-// ActivityColumns lists the columns ActivityQuery.Where and OrderBy may
+// ActivityColumns lists the columns ActivityQuery.Filter and OrderBy may
 // name. The caller may keep and modify the result.
 func ActivityColumns() []Column { return append([]Column(nil), activityColumns...) }
 
@@ -168,8 +168,8 @@ type StaleResolve struct {
 }
 
 // Security is what the API needs beyond [Store]: tokens, suppression rules,
-// the activity log, and lifecycle changes recorded in it. The SQLite store
-// implements it.
+// the activity log, and lifecycle changes recorded in it. The SQLite and
+// PostgreSQL stores implement it.
 type Security interface {
 	Store
 	silence.Source

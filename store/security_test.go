@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/store"
 )
@@ -29,7 +30,13 @@ func openTemp(t *testing.T) *store.SQLite {
 	return s
 }
 
-func ops(t *testing.T, s *store.SQLite, q store.ActivityQuery) []string {
+// eachStore runs f on a new SQLite store and on a new PostgreSQL store.
+func eachStore(t *testing.T, f func(t *testing.T, s store.Security)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, openTemp(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, openPostgres(t)) })
+}
+
+func ops(t *testing.T, s store.Security, q store.ActivityQuery) []string {
 	t.Helper()
 	acts, err := s.ListActivity(context.Background(), q)
 	if err != nil {
@@ -42,9 +49,10 @@ func ops(t *testing.T, s *store.SQLite, q store.ActivityQuery) []string {
 	return out
 }
 
-func TestTokens(t *testing.T) {
+func TestTokens(t *testing.T) { eachStore(t, testTokens) }
+
+func testTokens(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	h1, h2 := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("two"))
 	by := store.Actor{Name: "cli", At: t0}
 	if err := s.CreateToken(ctx, store.Token{ID: "ab12", Hash: h1[:], PartnerID: partnerP, Name: "ana@contoso.example", Write: true, Created: t0}, by); err != nil {
@@ -116,9 +124,10 @@ func rule(alertType string) silence.Rule {
 		Conditions: []silence.Condition{{Field: "entities.ip.address", In: []string{"10.0.0.0/8"}}}}
 }
 
-func TestRules(t *testing.T) {
+func TestRules(t *testing.T) { eachStore(t, testRules) }
+
+func testRules(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	by := store.Actor{Name: "ana", PartnerID: partnerP, At: t0}
 	r1, err := s.CreateRule(ctx, rule("KV_TORAccess"), by)
 	if err != nil {
@@ -197,7 +206,7 @@ func TestRules(t *testing.T) {
 	}
 
 	// Every change is on record, with old and new values.
-	acts, err := s.ListActivity(ctx, store.ActivityQuery{Where: "resource_type = ?", Args: []any{store.ResourceRule}, OrderBy: []store.Order{{Column: "id"}}})
+	acts, err := s.ListActivity(ctx, store.ActivityQuery{Filter: odata.Cmp("resource_type", odata.Eq, odata.StringValue(store.ResourceRule)), OrderBy: []store.Order{{Column: "id"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,9 +228,10 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func TestActivityQueries(t *testing.T) {
+func TestActivityQueries(t *testing.T) { eachStore(t, testActivityQueries) }
+
+func testActivityQueries(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	a := sample("det-1", 0)
 	a.TenantID = tenantA
 	b := sample("det-2", 0)
@@ -249,7 +259,7 @@ func TestActivityQueries(t *testing.T) {
 		{"no operation type", store.ActivityQuery{OperationTypes: []string{}}, nil},
 		{"scope", store.ActivityQuery{Scope: &store.Scope{TenantIDs: []string{tenantA}}}, []string{"Azure Fraud Event Detected det-1"}},
 		{"empty scope", store.ActivityQuery{Scope: &store.Scope{}}, nil},
-		{"where", store.ActivityQuery{Where: "actor = ?", Args: []any{"suppression:rule-9"}}, []string{"Security Alert Suppressed det-2"}},
+		{"where", store.ActivityQuery{Filter: odata.Cmp("actor", odata.Eq, odata.StringValue("suppression:rule-9"))}, []string{"Security Alert Suppressed det-2"}},
 		{"page", store.ActivityQuery{Limit: 1, Offset: 1}, []string{"Azure Fraud Event Detected det-2"}},
 	}
 	for _, tc := range tests {
@@ -264,10 +274,10 @@ func TestActivityQueries(t *testing.T) {
 		})
 	}
 	for _, q := range []store.ActivityQuery{
-		{Where: "actor = ?"},
+		{Filter: odata.Cmp("old_value", odata.Eq, odata.StringValue("x"))},
 		{OrderBy: []store.Order{{Column: "old_value; DROP TABLE alerts"}}},
 		{Limit: -1},
-		{Where: "at > ?", Args: []any{struct{}{}}},
+		{Filter: odata.Cmp("at", odata.Gt, odata.StringValue("2026-01-01"))},
 	} {
 		if _, err := s.ListActivity(ctx, q); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("ListActivity(%+v) = %v, want ErrInvalid", q, err)
@@ -279,9 +289,10 @@ func TestActivityQueries(t *testing.T) {
 	}
 }
 
-func TestChangeStatusAndStale(t *testing.T) {
+func TestChangeStatusAndStale(t *testing.T) { eachStore(t, testChangeStatusAndStale) }
+
+func testChangeStatusAndStale(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	now := t0.Add(30 * 24 * time.Hour)
 	mk := func(id, tenant string, last time.Time, status alert.Status) *alert.Alert {
 		a := sample(id, 1)

@@ -31,19 +31,12 @@ var sqliteMigrations embed.FS
 // each ListAlerts or GetAlert in one read transaction (one snapshot).
 // Commits are synchronous=FULL: a triage decision survives a power cut.
 type SQLite struct {
+	*sqlDB
 	path string
-	w    *sql.DB // the one writer connection
-	r    *sql.DB // read pool
 
 	// unanalysed counts alerts written since the planner's statistics were
 	// last refreshed.
 	unanalysed atomic.Int64
-
-	upsertAlert    *sql.Stmt
-	trimEvidence   *sql.Stmt
-	upsertEvidence *sql.Stmt // one row
-	upsertEvBlock  *sql.Stmt // evidenceBlock rows
-	insertLog      *sql.Stmt
 }
 
 var _ Store = (*SQLite)(nil)
@@ -64,7 +57,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 			return nil, fmt.Errorf("store: open sqlite %q: %s is not a directory", path, dir)
 		}
 	}
-	s := &SQLite{path: path}
+	s := &SQLite{sqlDB: &sqlDB{d: sqliteDialect}, path: path}
+	s.wrote = s.analyse
 	if err := s.open(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: open sqlite %q: %w", path, err), s.Close())
 	}
@@ -104,22 +98,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	s.r.SetMaxOpenConns(n)
 	s.r.SetMaxIdleConns(n)
 
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{
-		{&s.upsertAlert, sqliteUpsertAlert},
-		{&s.trimEvidence, `DELETE FROM evidence WHERE alert_id = ? AND ordinal >= ?`},
-		{&s.upsertEvidence, sqliteUpsertEvidence(1)},
-		{&s.upsertEvBlock, sqliteUpsertEvidence(evidenceBlock)},
-		{&s.insertLog, `INSERT INTO activity_logs (alert_id, status_from, status_to, updated_by, updated_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
-	} {
-		if *p.stmt, err = s.w.PrepareContext(ctx, p.sql); err != nil {
-			return fmt.Errorf("prepare: %w", err)
-		}
-	}
-	return nil
+	return s.prepareStmts(ctx)
 }
 
 // sqliteDSN returns the driver name for the file: a SQLite URI (so that '?'
@@ -173,9 +152,9 @@ func (s *SQLite) optimize(ctx context.Context) error {
 	return nil
 }
 
-// wrote counts n alerts written and refreshes the statistics every
+// analyse counts n alerts written and refreshes the statistics every
 // optimizeEvery. The refresh is advisory: its failure fails no write.
-func (s *SQLite) wrote(ctx context.Context, n int) {
+func (s *SQLite) analyse(ctx context.Context, n int) {
 	if s.unanalysed.Add(int64(n)) < optimizeEvery {
 		return
 	}
@@ -187,6 +166,9 @@ func (s *SQLite) wrote(ctx context.Context, n int) {
 // closes both pools.
 func (s *SQLite) Close() error {
 	var errs []error
+	if s.sqlDB == nil {
+		return nil
+	}
 	if s.w != nil {
 		if s.upsertAlert != nil {
 			// Best effort: statistics help the planner but are not data.
@@ -201,65 +183,4 @@ func (s *SQLite) Close() error {
 		return fmt.Errorf("store: close sqlite %q: %w", s.path, err)
 	}
 	return nil
-}
-
-// sqliteTime is the column value of a stored-form time: microseconds since
-// the epoch, or NULL for the zero time.
-func sqliteTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
-// fromSQLiteTime reads a time column.
-func fromSQLiteTime(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return time.UnixMicro(v.Int64).UTC()
-}
-
-// keepStored is true, in the upsert, when the stored lifecycle is at least
-// as far along as the incoming one.
-const keepStored = `(CASE alerts.status WHEN 'active' THEN 0 WHEN 'investigating' THEN 1 ELSE 2 END) >= ` +
-	`(CASE excluded.status WHEN 'active' THEN 0 WHEN 'investigating' THEN 1 ELSE 2 END)`
-
-const sqliteUpsertAlert = `INSERT INTO alerts (id, type, fingerprint, severity, severity_rank, status,
-	tenant_id, subscription_id, resource, detected_at, first_observed_at, last_observed_at, updated_at,
-	event_count, entities, details, resolved_reason, resolved_by, resolved_on, suppressed_by, previous_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET
-	type = excluded.type,
-	fingerprint = excluded.fingerprint,
-	severity = excluded.severity,
-	severity_rank = excluded.severity_rank,
-	tenant_id = excluded.tenant_id,
-	subscription_id = excluded.subscription_id,
-	resource = excluded.resource,
-	detected_at = excluded.detected_at,
-	first_observed_at = excluded.first_observed_at,
-	last_observed_at = excluded.last_observed_at,
-	updated_at = excluded.updated_at,
-	event_count = excluded.event_count,
-	entities = excluded.entities,
-	details = excluded.details,
-	suppressed_by = excluded.suppressed_by,
-	previous_id = excluded.previous_id,
-	status = CASE WHEN ` + keepStored + ` THEN alerts.status ELSE excluded.status END,
-	resolved_reason = CASE WHEN ` + keepStored + ` THEN alerts.resolved_reason ELSE excluded.resolved_reason END,
-	resolved_by = CASE WHEN ` + keepStored + ` THEN alerts.resolved_by ELSE excluded.resolved_by END,
-	resolved_on = CASE WHEN ` + keepStored + ` THEN alerts.resolved_on ELSE excluded.resolved_on END`
-
-// evidenceBlock is how many evidence rows one statement writes: fewer,
-// larger statements save most of the per-statement cost.
-const evidenceBlock = 8
-
-// sqliteUpsertEvidence writes n evidence rows, leaving unchanged rows
-// untouched (no page is dirtied when a repeat saves the same evidence).
-func sqliteUpsertEvidence(n int) string {
-	return `INSERT INTO evidence (alert_id, ordinal, time, fields) VALUES (?, ?, ?, ?)` +
-		strings.Repeat(`, (?, ?, ?, ?)`, n-1) + `
-ON CONFLICT (alert_id, ordinal) DO UPDATE SET time = excluded.time, fields = excluded.fields
-WHERE evidence.time IS NOT excluded.time OR evidence.fields IS NOT excluded.fields`
 }

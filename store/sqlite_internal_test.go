@@ -13,6 +13,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 )
 
 func TestMigrationsIdempotent(t *testing.T) {
@@ -102,10 +103,12 @@ func TestQueryPlans(t *testing.T) {
 		{ListQuery{TenantIDs: []string{"t07", "t08"}}, "alerts_tenant_detected"},
 		{ListQuery{SubscriptionIDs: []string{"s001"}, Types: []string{"B"}}, "alerts_subscription_detected"},
 		{ListQuery{Types: []string{"B"}, DetectedFrom: time.Unix(1000*60, 0)}, "alerts_"},
-		{ListQuery{Where: "fingerprint = ?", Args: []any{"f7"}}, "alerts_fingerprint_status"},
+		{ListQuery{Filter: odata.Cmp("fingerprint", odata.Eq, odata.StringValue("f7"))}, "alerts_fingerprint_status"},
 	}
 	for _, tc := range tests {
-		where, args, err := buildWhere(&tc.q, sqliteTime)
+		b := binder{d: sqliteDialect}
+		where, err := buildWhere(&tc.q, &b)
+		args := b.args
 		if err != nil {
 			t.Fatal(err)
 		}

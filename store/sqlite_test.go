@@ -203,3 +203,14 @@ func FuzzSQLiteText(f *testing.F) {
 func cleaned(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, string(utf8.RuneError)), "\x00", string(utf8.RuneError))
 }
+
+func TestSQLiteShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, n int) []store.Store {
+		path := filepath.Join(t.TempDir(), "vigil.db")
+		out := make([]store.Store, n)
+		for i := range out {
+			out[i] = openFile(t, path)
+		}
+		return out
+	})
+}

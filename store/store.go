@@ -46,10 +46,9 @@
 // # Querying
 //
 // [ListQuery] filters by tenants, subscriptions, statuses, types, severities
-// and a detection-time range, and carries a hook for the OData compiler:
-// ListQuery.Where is a trusted SQL fragment over the columns of [Columns],
-// with '?' placeholders bound to ListQuery.Args. See [ListQuery] for the
-// rules.
+// and a detection-time range, and takes a parsed OData filter over the
+// columns of [Columns] (ListQuery.Filter), never SQL text: each store
+// checks it against the whitelist and compiles it for its dialect.
 //
 // # Tokens, rules and the activity log
 //
@@ -67,6 +66,7 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 )
 
 // Errors returned (wrapped) by stores; test with errors.Is.
@@ -129,17 +129,16 @@ type ListQuery struct {
 	// DetectedTo); a zero time leaves that side open.
 	DetectedFrom, DetectedTo time.Time
 
-	// Where is an extra condition ANDed with the filters above: a trusted SQL
-	// fragment, never text from a user, such as the OData compiler produces
-	// from $filter. It may name only the columns listed by [Columns], must
-	// carry every value as a '?' placeholder (so it contains no '?' other
-	// than placeholders and no literals from input), and must be valid in
-	// both SQLite and PostgreSQL; stores rewrite the placeholders to their
-	// own syntax. Args holds one value per placeholder, in order: string,
-	// bool, int, int64, float64 or time.Time (and the alert package's
-	// string types); stores convert times to their column representation.
-	Where string
-	Args  []any
+	// Filter is an extra condition ANDed with the filters above: an OData
+	// filter (package odata's typed tree, as parsed from $filter or built
+	// with its helpers) over the column names listed by [Columns], each
+	// column a property of its own name and kind (text columns allow
+	// contains, startswith and endswith). Every store checks it against
+	// that whitelist ([odata.CheckExpr]) and compiles it for its own SQL
+	// dialect, literals as bound arguments; a filter that fails the check
+	// is ErrInvalid. Text columns hold "" for "none", so comparing one
+	// with null compares it with "".
+	Filter odata.Expr
 
 	// OrderBy sorts the result; columns must be listed by [Columns]. Empty
 	// means detected_at descending. The ID is always the last key, in the
@@ -167,7 +166,7 @@ const (
 	KindTime                   // compare with time.Time values
 )
 
-// Column is one column of the alerts table that ListQuery.Where and
+// Column is one column of the alerts table that ListQuery.Filter and
 // ListQuery.OrderBy may name.
 type Column struct {
 	Name string

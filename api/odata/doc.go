@@ -35,6 +35,12 @@
 //	sql += " ORDER BY " + c.OrderBy + " LIMIT ... OFFSET ..."
 //	args := append([]any{tenant}, c.Args...)
 //
+// A program that hands the filter to a store instead renames its
+// properties to columns with MapProps; the store checks the tree against
+// its own column whitelist with CheckExpr (which also checks filters built
+// in code with Cmp, AllOf and the Value helpers) and calls Where for its
+// dialect.
+//
 // Not supported, and answered with a clear error: lambda operators
 // (any/all), navigation paths, has, arithmetic, other functions, comparing
 // two properties, $expand, $search and the other options.

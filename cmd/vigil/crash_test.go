@@ -20,16 +20,18 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/internal/pgtest"
 	"github.com/vigil-security/vigil/store"
 )
 
 // TestMain lets the crash test run the real command in a child process
-// (the test binary, re-executed), so it can be killed with SIGKILL.
+// (the test binary, re-executed), so it can be killed with SIGKILL; and
+// stops the throwaway PostgreSQL cluster of the tests that used one.
 func TestMain(m *testing.M) {
 	if os.Getenv("VIGIL_TEST_RUN_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 // serveProcess is `vigil serve` in a child process.

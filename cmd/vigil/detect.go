@@ -37,7 +37,7 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.format, "format", "json", "output: json (one alert a line, Graph partnerSecurityAlert shape) or table")
 	fs.StringVar(&f.lang, "lang", "", "language of alert texts: en, ja or nl (default: the config's, else en)")
 	f.register(fs, "YAML configuration file (thresholds, intel files, engine)")
-	fs.StringVar(&f.db, "db", "", "also store the alerts in this SQLite file")
+	fs.StringVar(&f.db, "db", "", "also store the alerts in this SQLite file, or the PostgreSQL database of a postgres:// URL")
 	fs.StringVar(&f.state, "state", "", "directory of detector state (baselines, open windows): restored before, saved after the run, so runs over consecutive files learn as one")
 	fs.DurationVar(&f.progress, "progress", 2*time.Second, "interval of the progress line on stderr (0 turns it off)")
 	fs.Usage = func() {
@@ -87,7 +87,7 @@ func runDetect(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	var saved *pipeline.StoreSink
 	if f.db != "" {
-		st, err := store.OpenSQLite(ctx, f.db)
+		st, err := store.Open(ctx, f.db)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ type serveFlags struct {
 	commonFlags
 	listen    string
 	data      string
+	db        string
 	logLevel  string
 	logFormat string
 	flows     string
@@ -37,6 +38,7 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
 	f.register(fs, "YAML configuration file (server, inputs, thresholds, intel, directory)")
 	fs.StringVar(&f.listen, "listen", "", "address of the API, dashboard, push endpoint, /metrics and /healthz (default: the config's, else "+config.DefaultListen+")")
 	fs.StringVar(&f.data, "data", "", "data directory: SQLite file, push spool, saved state (default: the config's, else ./"+config.DefaultDataDir+")")
+	fs.StringVar(&f.db, "db", "", "store: a postgres:// URL for a PostgreSQL database several instances share, or a SQLite file (default: the config's server.database, else vigil.db in the data directory)")
 	fs.StringVar(&f.flows, "flows", "", "UDP address of the NetFlow v5/v9/IPFIX collector, e.g. :4739 (default: the config's server.flows.listen, else off)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS and HTTP/2, reloading the file when it changes (default: the config's server.tls.cert); with --tls-key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file of --tls-cert (default: the config's server.tls.key)")
@@ -49,7 +51,8 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) error {
 Runs Vigil as a service, with no configuration needed: the REST API and the
 dashboard, POST /ingest/azure for Azure logs (records envelope or JSON lines,
 gzip or not; 202 once stored durably), the directories listed under
-server.inputs, detection, the SQLite store, /metrics and /healthz, all on one
+server.inputs, detection, the store (SQLite in the data directory, or
+PostgreSQL with --db postgres://...), /metrics and /healthz, all on one
 port. With --tls-cert and --tls-key it speaks HTTPS (and HTTP/2); without
 them it listens only on the loopback unless --allow-insecure, as API clients
 send bearer tokens. SIGTERM or SIGINT shuts down gracefully: requests in flight finish, the
@@ -73,6 +76,9 @@ Flags:`)
 	}
 	if f.data != "" {
 		cfg.Server.DataDir = f.data
+	}
+	if f.db != "" {
+		cfg.Server.Database = f.db
 	}
 	if f.flows != "" {
 		cfg.Server.Flows.Listen = f.flows

@@ -21,7 +21,7 @@ import (
 // hashed in the data directory's database.
 func runToken(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	usage := func() {
-		fmt.Fprintln(stderr, `usage: vigil token COMMAND [--data DIR] [--config FILE] [flags]
+		fmt.Fprintln(stderr, `usage: vigil token COMMAND [--data DIR | --db URL] [--config FILE] [flags]
 
   create --partner ID | --customer ID [--write] [--name NAME]
                  make a token scoped to a partner (all its customers) or one customer
@@ -52,7 +52,7 @@ Run "vigil token COMMAND -h" for a command's flags.`)
 
 // tokenOpts are the flags every token subcommand has.
 type tokenOpts struct {
-	data, configPath string
+	data, configPath, db string
 }
 
 // tokenFlags starts a token subcommand's flag set with --data and --config.
@@ -60,7 +60,8 @@ func tokenFlags(name string, stderr io.Writer, o *tokenOpts) *flag.FlagSet {
 	fs := flag.NewFlagSet("token "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.data, "data", "", "Vigil's data directory, as vigil serve uses it (default: the config's, else ./"+config.DefaultDataDir+")")
-	fs.StringVar(&o.configPath, "config", "", "YAML configuration file (its server.dataDir and directory)")
+	fs.StringVar(&o.configPath, "config", "", "YAML configuration file (its server.dataDir, server.database and directory)")
+	fs.StringVar(&o.db, "db", "", "store, as vigil serve --db takes it: a postgres:// URL or a SQLite file (default: the config's server.database, else vigil.db in the data directory)")
 	return fs
 }
 
@@ -77,12 +78,18 @@ func (o *tokenOpts) load() (config.Config, error) {
 	if o.data == "" {
 		o.data = cfg.Server.DataDir
 	}
+	if o.db == "" {
+		o.db = cfg.Server.Database
+	}
 	return cfg, nil
 }
 
-// openTokenStore opens the database in the data directory, creating the
-// directory when create is true.
-func openTokenStore(data string, create bool) (*store.SQLite, error) {
+// openTokenStore opens the store: db when given, else the database in the
+// data directory, creating the directory when create is true.
+func openTokenStore(data, db string, create bool) (store.Security, error) {
+	if db != "" {
+		return store.Open(context.Background(), db)
+	}
 	if create {
 		if err := os.MkdirAll(data, 0o700); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
@@ -90,7 +97,7 @@ func openTokenStore(data string, create bool) (*store.SQLite, error) {
 	} else if _, err := os.Stat(data); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	return store.OpenSQLite(context.Background(), filepath.Join(data, store.DefaultFile))
+	return store.Open(context.Background(), filepath.Join(data, store.DefaultFile))
 }
 
 // cliActor is the author of changes made from the command line.
@@ -136,7 +143,7 @@ func tokenCreate(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	st, err := openTokenStore(o.data, true)
+	st, err := openTokenStore(o.data, o.db, true)
 	if err != nil {
 		return err
 	}
@@ -181,7 +188,7 @@ func tokenList(args []string, stdout, stderr io.Writer) error {
 	if _, err := o.load(); err != nil {
 		return err
 	}
-	st, err := openTokenStore(o.data, false)
+	st, err := openTokenStore(o.data, o.db, false)
 	if err != nil {
 		return err
 	}
@@ -216,7 +223,7 @@ func tokenRevoke(args []string, stdout, stderr io.Writer) error {
 	if _, err := o.load(); err != nil {
 		return err
 	}
-	st, err := openTokenStore(o.data, false)
+	st, err := openTokenStore(o.data, o.db, false)
 	if err != nil {
 		return err
 	}

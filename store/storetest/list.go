@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/store"
 )
 
@@ -85,17 +86,32 @@ func testList(t *testing.T, s store.Store) {
 				return a.TenantID != "tenant-2" && a.Status == alert.StatusActive && a.Type != "ARM_MicroBurst.AzDomainInfo" &&
 					!a.Detected.Before(t0.Add(3*time.Hour)) && a.Detected.Before(t0.Add(25*time.Hour))
 			}, nil},
-		{"where int", store.ListQuery{Where: "event_count >= ?", Args: []any{7}},
+		{"filter int", store.ListQuery{Filter: odata.Cmp("event_count", odata.Ge, odata.IntValue(7))},
 			func(a *alert.Alert) bool { return a.Count >= 7 }, nil},
-		{"where time", store.ListQuery{Where: "detected_at < ? AND resolved_on IS NOT NULL", Args: []any{mid.In(time.FixedZone("X", -5*3600))}},
+		{"filter time", store.ListQuery{Filter: odata.AllOf(odata.Cmp("detected_at", odata.Lt, odata.TimeValue(mid.In(time.FixedZone("X", -5*3600)))),
+			odata.Cmp("resolved_on", odata.Ne, odata.NullValue()))},
 			func(a *alert.Alert) bool { return a.Detected.Before(mid) && !a.ResolvedOn.IsZero() }, nil},
-		{"where typed and or", store.ListQuery{TenantIDs: []string{"tenant-2"}, Where: "(status = ? OR severity = ?) AND id <> ?",
-			Args: []any{alert.StatusInvestigating, alert.SeverityHigh, "l59"}},
+		{"filter and or", store.ListQuery{TenantIDs: []string{"tenant-2"}, Filter: odata.AllOf(
+			&odata.Or{Left: odata.Cmp("status", odata.Eq, odata.StringValue(string(alert.StatusInvestigating))),
+				Right: odata.Cmp("severity", odata.Eq, odata.StringValue(string(alert.SeverityHigh)))},
+			odata.Cmp("id", odata.Ne, odata.StringValue("l59")))},
 			func(a *alert.Alert) bool {
 				return a.TenantID == "tenant-2" && (a.Status == alert.StatusInvestigating || a.Severity == alert.SeverityHigh) && a.ID != "l59"
 			}, nil},
-		{"where null", store.ListQuery{Where: "last_observed_at IS NULL"},
+		{"filter null", store.ListQuery{Filter: odata.Cmp("last_observed_at", odata.Eq, odata.NullValue())},
 			func(a *alert.Alert) bool { return a.LastObserved.IsZero() }, nil},
+		{"filter not nullable", store.ListQuery{Filter: &odata.Not{X: odata.Cmp("last_observed_at", odata.Gt, odata.TimeValue(mid))}},
+			func(a *alert.Alert) bool { return !a.LastObserved.After(mid) }, nil},
+		{"filter text null is empty", store.ListQuery{Filter: odata.Cmp("resolved_reason", odata.Ne, odata.NullValue())},
+			func(a *alert.Alert) bool { return a.ResolvedReason != alert.ReasonNone }, nil},
+		{"filter in", store.ListQuery{Filter: &odata.In{Prop: "type", Values: []odata.Value{odata.StringValue("KV_TORAccess"), odata.StringValue("nope")}}},
+			func(a *alert.Alert) bool { return a.Type == "KV_TORAccess" }, nil},
+		{"filter contains any case", store.ListQuery{Filter: &odata.Call{Func: odata.Contains, Prop: "type", Arg: "toraccess"}},
+			func(a *alert.Alert) bool { return a.Type == "KV_TORAccess" }, nil},
+		{"filter startswith escapes wildcards", store.ListQuery{Filter: &odata.Call{Func: odata.StartsWith, Prop: "type", Arg: "KV%"}},
+			func(*alert.Alert) bool { return false }, nil},
+		{"filter not startswith underscore literal", store.ListQuery{Filter: &odata.Not{X: &odata.Call{Func: odata.StartsWith, Prop: "type", Arg: "kv_t"}}},
+			func(a *alert.Alert) bool { return a.Type != "KV_TORAccess" }, nil},
 		{"order severity", store.ListQuery{OrderBy: []store.Order{{Column: "severity_rank", Desc: true}, {Column: "detected_at"}}},
 			func(*alert.Alert) bool { return true },
 			func(a, b *alert.Alert) int {
@@ -185,10 +201,13 @@ func testInvalidQueries(t *testing.T, s store.Store) {
 	}{
 		{"unknown order column", store.ListQuery{OrderBy: []store.Order{{Column: "entities"}}}},
 		{"injected order column", store.ListQuery{OrderBy: []store.Order{{Column: "id; DROP TABLE alerts"}}}},
-		{"too few args", store.ListQuery{Where: "status = ? AND type = ?", Args: []any{"active"}}},
-		{"too many args", store.ListQuery{Where: "status = ?", Args: []any{"active", "x"}}},
-		{"args without where", store.ListQuery{Args: []any{"active"}}},
-		{"unsupported arg", store.ListQuery{Where: "status = ?", Args: []any{[]string{"active"}}}},
+		{"unknown filter column", store.ListQuery{Filter: odata.Cmp("entities", odata.Eq, odata.StringValue("x"))}},
+		{"injected filter column", store.ListQuery{Filter: odata.Cmp("id = id OR 1", odata.Eq, odata.StringValue("x"))}},
+		{"filter kind mismatch", store.ListQuery{Filter: odata.Cmp("event_count", odata.Eq, odata.StringValue("7"))}},
+		{"filter order on null", store.ListQuery{Filter: odata.Cmp("detected_at", odata.Gt, odata.NullValue())}},
+		{"filter function on int", store.ListQuery{Filter: &odata.Call{Func: odata.Contains, Prop: "event_count", Arg: "1"}}},
+		{"filter empty in", store.ListQuery{Filter: &odata.In{Prop: "type"}}},
+		{"filter half and", store.ListQuery{Filter: &odata.And{Left: odata.Cmp("type", odata.Eq, odata.StringValue("x"))}}},
 		{"negative limit", store.ListQuery{Limit: -1}},
 		{"negative offset", store.ListQuery{Offset: -1}},
 	}
@@ -198,7 +217,7 @@ func testInvalidQueries(t *testing.T, s store.Store) {
 			wantErr(t, "ListAlerts", err, store.ErrInvalid)
 		})
 	}
-	_, err := s.CountAlerts(ctx, store.ListQuery{Where: "status = ?"})
+	_, err := s.CountAlerts(ctx, store.ListQuery{Filter: odata.Cmp("status", odata.Lt, odata.IntValue(1))})
 	wantErr(t, "CountAlerts", err, store.ErrInvalid)
 	if got := get(t, s, "q"); got.ID != "q" {
 		t.Errorf("alert changed: %+v", got)

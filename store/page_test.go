@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/api/odata"
 	"github.com/vigil-security/vigil/store"
 )
 
 // TestListPagesOfSeveralTenants: pages of several tenants (read as merged
 // per-tenant scans) are exactly the slices of the unpaged list (read with
 // IN), for every order, filter and offset.
-func TestListPagesOfSeveralTenants(t *testing.T) {
+func TestListPagesOfSeveralTenants(t *testing.T) { eachStore(t, testPagesOfSeveralTenants) }
+
+func testPagesOfSeveralTenants(t *testing.T, s store.Security) {
 	ctx := context.Background()
-	s := openTemp(t)
 	var batch []*alert.Alert
 	sevs := []alert.Severity{alert.SeverityLow, alert.SeverityHigh, alert.SeverityMedium, alert.SeverityInformational}
 	for i := range 120 {
@@ -52,11 +54,8 @@ func TestListPagesOfSeveralTenants(t *testing.T) {
 	}
 	for _, tenants := range [][]string{{"t1", "t3"}, {"t0", "t1", "t2", "t0"}, {"t2", "nobody"}} {
 		for oi, order := range orders {
-			for _, where := range []struct {
-				w    string
-				args []any
-			}{{"", nil}, {"severity <> ?", []any{"low"}}} {
-				q := store.ListQuery{TenantIDs: tenants, OrderBy: order, Where: where.w, Args: where.args}
+			for _, where := range []odata.Expr{nil, odata.Cmp("severity", odata.Ne, odata.StringValue("low"))} {
+				q := store.ListQuery{TenantIDs: tenants, OrderBy: order, Filter: where}
 				all := ids(q)
 				if len(all) == 0 {
 					t.Fatalf("tenants %v: nothing listed", tenants)
@@ -65,7 +64,7 @@ func TestListPagesOfSeveralTenants(t *testing.T) {
 					q.Limit, q.Offset = page[0], page[1]
 					want := all[min(page[1], len(all)):min(page[1]+page[0], len(all))]
 					if got := ids(q); !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
-						t.Errorf("tenants %v order %d where %q page %v: got %v, want %v", tenants, oi, where.w, page, got, want)
+						t.Errorf("tenants %v order %d filter %v page %v: got %v, want %v", tenants, oi, where, page, got, want)
 					}
 				}
 			}

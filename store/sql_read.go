@@ -19,11 +19,11 @@ const alertColumns = `id, type, fingerprint, severity, status, tenant_id, subscr
 const idChunk = 500
 
 // GetAlert implements [Store].
-func (s *SQLite) GetAlert(ctx context.Context, id string) (*alert.Alert, error) {
+func (s *sqlDB) GetAlert(ctx context.Context, id string) (*alert.Alert, error) {
 	var out *alert.Alert
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = getSQLite(ctx, tx, id)
+		out, err = s.get(ctx, tx, id)
 		return err
 	})
 	if err != nil {
@@ -32,9 +32,9 @@ func (s *SQLite) GetAlert(ctx context.Context, id string) (*alert.Alert, error) 
 	return out, nil
 }
 
-// getSQLite reads one alert with its evidence and logs inside tx.
-func getSQLite(ctx context.Context, tx *sql.Tx, id string) (*alert.Alert, error) {
-	a, err := scanAlert(tx.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = ?`, id))
+// get reads one alert with its evidence and logs inside tx.
+func (s *sqlDB) get(ctx context.Context, tx *sql.Tx, id string) (*alert.Alert, error) {
+	a, err := scanAlert(tx.QueryRowContext(ctx, s.d.rebind(`SELECT `+alertColumns+` FROM alerts WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -42,18 +42,18 @@ func getSQLite(ctx context.Context, tx *sql.Tx, id string) (*alert.Alert, error)
 		return nil, err
 	}
 	list := []*alert.Alert{a}
-	if err := attachSQLite(ctx, tx, list); err != nil {
+	if err := s.attach(ctx, tx, list); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
 // ListAlerts implements [Store].
-func (s *SQLite) ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, error) {
+func (s *sqlDB) ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, error) {
 	if err := checkPage(&q); err != nil {
 		return nil, fmt.Errorf("store: list alerts: %w", err)
 	}
-	query, args, byID, err := sqliteListSQL(&q)
+	query, args, byID, err := s.listSQL(&q)
 	if err != nil {
 		return nil, fmt.Errorf("store: list alerts: %w", err)
 	}
@@ -62,11 +62,11 @@ func (s *SQLite) ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, e
 	err = s.read(ctx, func(tx *sql.Tx) error {
 		if byID > 0 {
 			var err error
-			out, err = pageByID(ctx, tx, query, args, byID)
+			out, err = s.pageByID(ctx, tx, query, args, byID)
 			if err != nil {
 				return err
 			}
-			return attachSQLite(ctx, tx, out)
+			return s.attach(ctx, tx, out)
 		}
 		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
@@ -86,7 +86,7 @@ func (s *SQLite) ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, e
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		return attachSQLite(ctx, tx, out)
+		return s.attach(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: list alerts: %w", err)
@@ -95,8 +95,9 @@ func (s *SQLite) ListAlerts(ctx context.Context, q ListQuery) ([]*alert.Alert, e
 }
 
 // CountAlerts implements [Store].
-func (s *SQLite) CountAlerts(ctx context.Context, q ListQuery) (int, error) {
-	where, args, err := buildWhere(&q, sqliteTime)
+func (s *sqlDB) CountAlerts(ctx context.Context, q ListQuery) (int, error) {
+	b := binder{d: s.d}
+	where, err := buildWhere(&q, &b)
 	if err != nil {
 		return 0, fmt.Errorf("store: count alerts: %w", err)
 	}
@@ -105,26 +106,26 @@ func (s *SQLite) CountAlerts(ctx context.Context, q ListQuery) (int, error) {
 		query += " WHERE " + where
 	}
 	var n int
-	if err := s.r.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, query, b.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count alerts: %w", err)
 	}
 	return n, nil
 }
 
 // FindOpenByFingerprint implements [Store].
-func (s *SQLite) FindOpenByFingerprint(ctx context.Context, fingerprint string) (*alert.Alert, error) {
+func (s *sqlDB) FindOpenByFingerprint(ctx context.Context, fingerprint string) (*alert.Alert, error) {
 	var out *alert.Alert
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var id string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM alerts WHERE fingerprint = ? AND status <> 'resolved'
-			ORDER BY last_observed_at DESC NULLS LAST, id DESC LIMIT 1`, fingerprint).Scan(&id)
+		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM alerts WHERE fingerprint = ? AND status <> 'resolved'
+			ORDER BY last_observed_at DESC NULLS LAST, id DESC LIMIT 1`), fingerprint).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
 			return err
 		}
-		out, err = getSQLite(ctx, tx, id)
+		out, err = s.get(ctx, tx, id)
 		return err
 	})
 	if err != nil {
@@ -141,12 +142,12 @@ type scanner interface {
 // scanAlert reads the alertColumns of one row.
 func scanAlert(sc scanner) (*alert.Alert, error) {
 	var (
-		a                                alert.Alert
-		severity, status, reason         string
-		detected                         int64
-		first, last, updated, resolvedOn sql.NullInt64
-		count                            int64
-		entities, details                []byte
+		a                        alert.Alert
+		severity, status, reason string
+		detected, first, last    timeCol
+		updated, resolvedOn      timeCol
+		count                    int64
+		entities, details        []byte
 	)
 	err := sc.Scan(&a.ID, &a.Type, &a.Fingerprint, &severity, &status, &a.TenantID, &a.SubscriptionID,
 		&a.Resource, &detected, &first, &last, &updated, &count, &entities, &details,
@@ -155,9 +156,8 @@ func scanAlert(sc scanner) (*alert.Alert, error) {
 		return nil, err
 	}
 	a.Severity, a.Status, a.ResolvedReason = alert.Severity(severity), alert.Status(status), alert.ResolvedReason(reason)
-	a.Detected = fromSQLiteTime(sql.NullInt64{Int64: detected, Valid: true})
-	a.FirstObserved, a.LastObserved = fromSQLiteTime(first), fromSQLiteTime(last)
-	a.Updated, a.ResolvedOn = fromSQLiteTime(updated), fromSQLiteTime(resolvedOn)
+	a.Detected, a.FirstObserved, a.LastObserved = detected.t, first.t, last.t
+	a.Updated, a.ResolvedOn = updated.t, resolvedOn.t
 	a.Count = int(count)
 	if a.Entities, err = decodeEntities(entities); err != nil {
 		return nil, fmt.Errorf("alert %s: %w", a.ID, err)
@@ -168,8 +168,8 @@ func scanAlert(sc scanner) (*alert.Alert, error) {
 	return &a, nil
 }
 
-// attachSQLite loads the evidence and activity logs of alerts.
-func attachSQLite(ctx context.Context, tx *sql.Tx, alerts []*alert.Alert) error {
+// attach loads the evidence and activity logs of alerts.
+func (s *sqlDB) attach(ctx context.Context, tx *sql.Tx, alerts []*alert.Alert) error {
 	for start := 0; start < len(alerts); start += idChunk {
 		chunk := alerts[start:min(start+idChunk, len(alerts))]
 		byID := make(map[string]*alert.Alert, len(chunk))
@@ -178,7 +178,7 @@ func attachSQLite(ctx context.Context, tx *sql.Tx, alerts []*alert.Alert) error 
 			byID[a.ID] = a
 			args[i] = a.ID
 		}
-		in := "(?" + strings.Repeat(", ?", len(chunk)-1) + ")"
+		in := s.d.rebind("(?" + strings.Repeat(", ?", len(chunk)-1) + ")")
 		if err := loadEvidence(ctx, tx, in, args, byID); err != nil {
 			return err
 		}
@@ -198,7 +198,7 @@ func loadEvidence(ctx context.Context, tx *sql.Tx, in string, args []any, byID m
 	defer rows.Close()
 	var (
 		id     string
-		t      sql.NullInt64
+		t      timeCol
 		fields []byte
 	)
 	for rows.Next() {
@@ -206,7 +206,7 @@ func loadEvidence(ctx context.Context, tx *sql.Tx, in string, args []any, byID m
 			return fmt.Errorf("evidence: %w", err)
 		}
 		a := byID[id]
-		e := alert.Evidence{Time: fromSQLiteTime(t)}
+		e := alert.Evidence{Time: t.t}
 		if err := decodeEvidence(fields, &e); err != nil {
 			return fmt.Errorf("alert %s: %w", id, err)
 		}
@@ -227,7 +227,7 @@ func loadLogs(ctx context.Context, tx *sql.Tx, in string, args []any, byID map[s
 	defer rows.Close()
 	var (
 		id, from, to, by string
-		at               int64
+		at               timeCol
 	)
 	for rows.Next() {
 		if err := rows.Scan(&id, &from, &to, &by, &at); err != nil {
@@ -236,7 +236,7 @@ func loadLogs(ctx context.Context, tx *sql.Tx, in string, args []any, byID map[s
 		a := byID[id]
 		a.ActivityLogs = append(a.ActivityLogs, alert.ActivityLog{
 			StatusFrom: alert.Status(from), StatusTo: alert.Status(to), UpdatedBy: by,
-			UpdatedTime: fromSQLiteTime(sql.NullInt64{Int64: at, Valid: true}),
+			UpdatedTime: at.t,
 		})
 	}
 	if err := rows.Err(); err != nil {

@@ -15,16 +15,15 @@ const tokenColumns = `id, hash, partner_id, tenant_id, can_write, name, created_
 func scanToken(sc scanner) (Token, error) {
 	var (
 		t                 Token
-		write             int64
-		created           int64
-		lastUsed, revoked sql.NullInt64
+		write             boolCol
+		created           timeCol
+		lastUsed, revoked timeCol
 	)
 	if err := sc.Scan(&t.ID, &t.Hash, &t.PartnerID, &t.TenantID, &write, &t.Name, &created, &lastUsed, &revoked); err != nil {
 		return Token{}, err
 	}
-	t.Write = write == 1
-	t.Created = fromSQLiteTime(sql.NullInt64{Int64: created, Valid: true})
-	t.LastUsed, t.Revoked = fromSQLiteTime(lastUsed), fromSQLiteTime(revoked)
+	t.Write = write.v
+	t.Created, t.LastUsed, t.Revoked = created.t, lastUsed.t, revoked.t
 	return t, nil
 }
 
@@ -49,7 +48,7 @@ func tokenActivity(op string, t *Token, by Actor, details map[string]string) Act
 }
 
 // CreateToken implements [Security].
-func (s *SQLite) CreateToken(ctx context.Context, t Token, by Actor) error {
+func (s *sqlDB) CreateToken(ctx context.Context, t Token, by Actor) error {
 	if err := checkKey("token id", t.ID); err != nil {
 		return fmt.Errorf("store: create token: %w", err)
 	}
@@ -63,18 +62,14 @@ func (s *SQLite) CreateToken(ctx context.Context, t Token, by Actor) error {
 		t.Created = time.Now()
 	}
 	t.Name, t.PartnerID, t.TenantID = clean(t.Name), clean(t.PartnerID), clean(t.TenantID)
-	write := 0
-	if t.Write {
-		write = 1
-	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`,
-			t.ID, t.Hash, t.PartnerID, t.TenantID, write, t.Name, sqliteTime(dbTime(t.Created)))
+		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)`),
+			t.ID, t.Hash, t.PartnerID, t.TenantID, s.d.bool(t.Write), t.Name, s.d.time(dbTime(t.Created)))
 		if err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
 		act := tokenActivity(OpTokenCreated, &t, by, nil)
-		return insertActivity(ctx, tx, &act)
+		return s.insertActivity(ctx, tx, &act)
 	})
 	if err != nil {
 		return fmt.Errorf("store: create token %s: %w", t.ID, err)
@@ -83,8 +78,8 @@ func (s *SQLite) CreateToken(ctx context.Context, t Token, by Actor) error {
 }
 
 // TokenByHash implements [Security].
-func (s *SQLite) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+func (s *sqlDB) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
+	t, err := scanToken(s.r.QueryRowContext(ctx, s.d.rebind(`SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`), hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("store: token by hash: %w", ErrTokenNotFound)
 	}
@@ -95,7 +90,7 @@ func (s *SQLite) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 }
 
 // ListTokens implements [Security].
-func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
+func (s *sqlDB) ListTokens(ctx context.Context) ([]Token, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tokens: %w", err)
@@ -117,7 +112,7 @@ func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken implements [Security]. Revoking a revoked token changes
 // nothing and records nothing.
-func (s *SQLite) RevokeToken(ctx context.Context, id string, by Actor) (Token, error) {
+func (s *sqlDB) RevokeToken(ctx context.Context, id string, by Actor) (Token, error) {
 	if err := checkKey("token id", id); err != nil {
 		return Token{}, fmt.Errorf("store: revoke token: %w", err)
 	}
@@ -126,7 +121,7 @@ func (s *SQLite) RevokeToken(ctx context.Context, id string, by Actor) (Token, e
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// An ID or a unique prefix of one; LIKE's wildcards are escaped.
 		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(id)
-		rows, err := tx.QueryContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE id = ? OR id LIKE ? ESCAPE '\' ORDER BY id LIMIT 3`, id, esc+"%")
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT `+tokenColumns+` FROM tokens WHERE id = ? OR id LIKE ? ESCAPE '\' ORDER BY id LIMIT 3`)+s.d.forUpdate(), id, esc+"%")
 		if err != nil {
 			return err
 		}
@@ -160,11 +155,11 @@ func (s *SQLite) RevokeToken(ctx context.Context, id string, by Actor) (Token, e
 			return nil
 		}
 		out.Revoked = at
-		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE id = ?`, sqliteTime(at), out.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE tokens SET revoked_at = ? WHERE id = ?`), s.d.time(at), out.ID); err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
 		act := tokenActivity(OpTokenRevoked, &out, by, nil)
-		return insertActivity(ctx, tx, &act)
+		return s.insertActivity(ctx, tx, &act)
 	})
 	if err != nil {
 		return Token{}, fmt.Errorf("store: revoke token %s: %w", id, err)
@@ -173,13 +168,13 @@ func (s *SQLite) RevokeToken(ctx context.Context, id string, by Actor) (Token, e
 }
 
 // TokenUsed implements [Security].
-func (s *SQLite) TokenUsed(ctx context.Context, t Token, at time.Time, requests int) error {
+func (s *sqlDB) TokenUsed(ctx context.Context, t Token, at time.Time, requests int) error {
 	if at.IsZero() {
 		return fmt.Errorf("store: token %s used: %w: zero time", t.ID, ErrInvalid)
 	}
 	at = dbTime(at)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, sqliteTime(at), t.ID)
+		res, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE tokens SET last_used_at = ? WHERE id = ?`), s.d.time(at), t.ID)
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
@@ -189,7 +184,7 @@ func (s *SQLite) TokenUsed(ctx context.Context, t Token, at time.Time, requests 
 			return ErrTokenNotFound
 		}
 		act := tokenActivity(OpTokenUsed, &t, Actor{Name: t.Name, At: at}, map[string]string{"requests": strconv.Itoa(requests)})
-		return insertActivity(ctx, tx, &act)
+		return s.insertActivity(ctx, tx, &act)
 	})
 	if err != nil {
 		return fmt.Errorf("store: token %s used: %w", t.ID, err)

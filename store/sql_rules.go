@@ -87,22 +87,21 @@ func ruleActivity(op string, old, cur *silence.Rule, by Actor) Activity {
 func scanRule(sc scanner) (silence.Rule, error) {
 	var (
 		r                silence.Rule
-		expires          sql.NullInt64
-		enabled          int64
+		expires          timeCol
+		enabled          boolCol
 		conds            []byte
 		reason           string
-		created, updated int64
+		created, updated timeCol
 	)
 	err := sc.Scan(&r.ID, &r.AlertType, &r.Reason, &r.Comment, &expires, &enabled, &conds, &reason,
 		&r.PartnerID, &r.TenantID, &created, &updated, &r.CreatedBy, &r.UpdatedBy)
 	if err != nil {
 		return silence.Rule{}, err
 	}
-	r.Expires = fromSQLiteTime(expires)
-	r.Enabled = enabled == 1
+	r.Expires = expires.t
+	r.Enabled = enabled.v
 	r.ResolvedReason = alert.ResolvedReason(reason)
-	r.Created = fromSQLiteTime(sql.NullInt64{Int64: created, Valid: true})
-	r.Updated = fromSQLiteTime(sql.NullInt64{Int64: updated, Valid: true})
+	r.Created, r.Updated = created.t, updated.t
 	if err := json.Unmarshal(conds, &r.Conditions); err != nil {
 		return silence.Rule{}, fmt.Errorf("rule %s: decode conditions: %w", r.ID, err)
 	}
@@ -112,7 +111,7 @@ func scanRule(sc scanner) (silence.Rule, error) {
 	return r, nil
 }
 
-func ruleArgs(r *silence.Rule) ([]any, error) {
+func ruleArgs(d dialect, r *silence.Rule) ([]any, error) {
 	conds := r.Conditions
 	if conds == nil {
 		conds = []silence.Condition{}
@@ -121,17 +120,18 @@ func ruleArgs(r *silence.Rule) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode conditions: %w", err)
 	}
-	enabled := 0
-	if r.Enabled {
-		enabled = 1
-	}
-	return []any{r.ID, r.AlertType, r.Reason, r.Comment, sqliteTime(r.Expires), enabled, string(b),
-		string(r.ResolvedReason), r.PartnerID, r.TenantID, sqliteTime(r.Created), sqliteTime(r.Updated),
+	return []any{r.ID, r.AlertType, r.Reason, r.Comment, d.time(r.Expires), d.bool(r.Enabled), string(b),
+		string(r.ResolvedReason), r.PartnerID, r.TenantID, d.time(r.Created), d.time(r.Updated),
 		clean(r.CreatedBy), clean(r.UpdatedBy)}, nil
 }
 
-func getRuleTx(ctx context.Context, tx *sql.Tx, id string) (silence.Rule, error) {
-	r, err := scanRule(tx.QueryRowContext(ctx, `SELECT `+ruleColumns+` FROM suppression_rules WHERE id = ?`, id))
+// getRuleTx reads a rule inside tx; forUpdate locks it for a change.
+func (s *sqlDB) getRuleTx(ctx context.Context, tx *sql.Tx, id string, forUpdate bool) (silence.Rule, error) {
+	q := s.d.rebind(`SELECT ` + ruleColumns + ` FROM suppression_rules WHERE id = ?`)
+	if forUpdate {
+		q += s.d.forUpdate()
+	}
+	r, err := scanRule(tx.QueryRowContext(ctx, q, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return silence.Rule{}, ErrRuleNotFound
 	}
@@ -139,7 +139,7 @@ func getRuleTx(ctx context.Context, tx *sql.Tx, id string) (silence.Rule, error)
 }
 
 // CreateRule implements [Security].
-func (s *SQLite) CreateRule(ctx context.Context, r silence.Rule, by Actor) (silence.Rule, error) {
+func (s *sqlDB) CreateRule(ctx context.Context, r silence.Rule, by Actor) (silence.Rule, error) {
 	at := activityAt(by)
 	r.ID = newRuleID()
 	r.Created, r.Updated = at, at
@@ -148,17 +148,17 @@ func (s *SQLite) CreateRule(ctx context.Context, r silence.Rule, by Actor) (sile
 	if err != nil {
 		return silence.Rule{}, fmt.Errorf("store: create rule: %w", err)
 	}
-	args, err := ruleArgs(c)
+	args, err := ruleArgs(s.d, c)
 	if err != nil {
 		return silence.Rule{}, fmt.Errorf("store: create rule: %w", err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO suppression_rules (`+ruleColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO suppression_rules (`+ruleColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), args...); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
 		act := ruleActivity(OpRuleCreated, nil, c, by)
-		return insertActivity(ctx, tx, &act)
+		return s.insertActivity(ctx, tx, &act)
 	})
 	if err != nil {
 		return silence.Rule{}, fmt.Errorf("store: create rule: %w", err)
@@ -167,13 +167,13 @@ func (s *SQLite) CreateRule(ctx context.Context, r silence.Rule, by Actor) (sile
 }
 
 // UpdateRule implements [Security].
-func (s *SQLite) UpdateRule(ctx context.Context, r silence.Rule, by Actor) (silence.Rule, error) {
+func (s *sqlDB) UpdateRule(ctx context.Context, r silence.Rule, by Actor) (silence.Rule, error) {
 	if err := checkKey("rule id", r.ID); err != nil {
 		return silence.Rule{}, fmt.Errorf("store: update rule: %w", err)
 	}
 	var out *silence.Rule
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		old, err := getRuleTx(ctx, tx, r.ID)
+		old, err := s.getRuleTx(ctx, tx, r.ID, true)
 		if err != nil {
 			return err
 		}
@@ -183,20 +183,20 @@ func (s *SQLite) UpdateRule(ctx context.Context, r silence.Rule, by Actor) (sile
 		if err != nil {
 			return err
 		}
-		args, err := ruleArgs(c)
+		args, err := ruleArgs(s.d, c)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE suppression_rules SET alert_type = ?, reason = ?, comment = ?,
+		_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE suppression_rules SET alert_type = ?, reason = ?, comment = ?,
 			expires_at = ?, enabled = ?, conditions = ?, resolved_reason = ?, partner_id = ?, tenant_id = ?,
-			updated_at = ?, updated_by = ? WHERE id = ?`,
+			updated_at = ?, updated_by = ? WHERE id = ?`),
 			args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[11], args[13], c.ID)
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
 		act := ruleActivity(OpRuleUpdated, &old, c, by)
 		out = c
-		return insertActivity(ctx, tx, &act)
+		return s.insertActivity(ctx, tx, &act)
 	})
 	if err != nil {
 		return silence.Rule{}, fmt.Errorf("store: update rule %s: %w", r.ID, err)
@@ -205,20 +205,20 @@ func (s *SQLite) UpdateRule(ctx context.Context, r silence.Rule, by Actor) (sile
 }
 
 // DeleteRule implements [Security].
-func (s *SQLite) DeleteRule(ctx context.Context, id string, by Actor) error {
+func (s *sqlDB) DeleteRule(ctx context.Context, id string, by Actor) error {
 	if err := checkKey("rule id", id); err != nil {
 		return fmt.Errorf("store: delete rule: %w", err)
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		old, err := getRuleTx(ctx, tx, id)
+		old, err := s.getRuleTx(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM suppression_rules WHERE id = ?`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM suppression_rules WHERE id = ?`), id); err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}
 		act := ruleActivity(OpRuleDeleted, &old, nil, by)
-		return insertActivity(ctx, tx, &act)
+		return s.insertActivity(ctx, tx, &act)
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete rule %s: %w", id, err)
@@ -227,11 +227,11 @@ func (s *SQLite) DeleteRule(ctx context.Context, id string, by Actor) error {
 }
 
 // GetRule implements [Security].
-func (s *SQLite) GetRule(ctx context.Context, id string) (silence.Rule, error) {
+func (s *sqlDB) GetRule(ctx context.Context, id string) (silence.Rule, error) {
 	var out silence.Rule
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = getRuleTx(ctx, tx, id)
+		out, err = s.getRuleTx(ctx, tx, id, false)
 		return err
 	})
 	if err != nil {
@@ -241,17 +241,20 @@ func (s *SQLite) GetRule(ctx context.Context, id string) (silence.Rule, error) {
 }
 
 // ListRules implements [Security].
-func (s *SQLite) ListRules(ctx context.Context, scope *Scope) ([]silence.Rule, error) {
+func (s *sqlDB) ListRules(ctx context.Context, scope *Scope) ([]silence.Rule, error) {
 	query := `SELECT ` + ruleColumns + ` FROM suppression_rules`
-	cond, args := scopeCond(scope, "tenant_id", "partner_id", nil)
+	b := binder{d: s.d}
+	var cond string
 	if scope != nil && len(scope.PartnerIDs) > 0 && len(scope.TenantIDs) > 0 {
 		// A partner sees its own rules and the tenant rules of its
 		// customers; not another partner's partner-wide rules.
-		var tc, pc string
-		tc, args = inList("tenant_id", scope.TenantIDs, nil)
-		pc, args = inList("partner_id", scope.PartnerIDs, args)
+		tc := b.in("tenant_id", scope.TenantIDs)
+		pc := b.in("partner_id", scope.PartnerIDs)
 		cond = "(" + tc + " OR (tenant_id = '' AND " + pc + "))"
+	} else {
+		cond = scopeCond(scope, "tenant_id", "partner_id", &b)
 	}
+	args := b.args
 	if cond != "" {
 		query += " WHERE " + cond
 	}
@@ -276,6 +279,6 @@ func (s *SQLite) ListRules(ctx context.Context, scope *Scope) ([]silence.Rule, e
 }
 
 // SuppressionRules implements [silence.Source]: every stored rule.
-func (s *SQLite) SuppressionRules(ctx context.Context) ([]silence.Rule, error) {
+func (s *sqlDB) SuppressionRules(ctx context.Context) ([]silence.Rule, error) {
 	return s.ListRules(ctx, nil)
 }

@@ -6,19 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
 )
 
 // SaveAlert implements [Store].
-func (s *SQLite) SaveAlert(ctx context.Context, a *alert.Alert) error {
+func (s *sqlDB) SaveAlert(ctx context.Context, a *alert.Alert) error {
 	return s.SaveAlerts(ctx, []*alert.Alert{a})
 }
 
 // SaveAlerts implements [Store]. Every alert is validated before the
 // transaction begins; the statements are prepared once per store.
-func (s *SQLite) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
+func (s *sqlDB) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
 	if len(alerts) == 0 {
 		return nil
 	}
@@ -31,8 +32,11 @@ func (s *SQLite) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
 		}
 		rows[i] = p
 	}
+	// Rows locked in one order by every writer cannot deadlock.
+	slices.SortStableFunc(rows, func(a, b *alert.Alert) int { return strings.Compare(a.ID, b.ID) })
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		st := sqliteStmts{
+		st := stmts{
+			d:     s.d,
 			up:    tx.StmtContext(ctx, s.upsertAlert),
 			trim:  tx.StmtContext(ctx, s.trimEvidence),
 			ev:    tx.StmtContext(ctx, s.upsertEvidence),
@@ -50,18 +54,21 @@ func (s *SQLite) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
 	if err != nil {
 		return fmt.Errorf("store: save alerts: %w", err)
 	}
-	s.wrote(ctx, len(rows))
+	if s.wrote != nil {
+		s.wrote(ctx, len(rows))
+	}
 	return nil
 }
 
-// sqliteStmts are the prepared statements of one write transaction.
-type sqliteStmts struct {
+// stmts are the prepared statements of one write transaction.
+type stmts struct {
+	d                        dialect
 	up, trim, ev, evBlk, log *sql.Stmt
 	args                     []any // reused for evidence arguments
 }
 
 // save writes one prepared alert.
-func (st *sqliteStmts) save(ctx context.Context, a *alert.Alert) error {
+func (st *stmts) save(ctx context.Context, a *alert.Alert) error {
 	entities, err := encodeEntities(a.Entities)
 	if err != nil {
 		return err
@@ -73,9 +80,9 @@ func (st *sqliteStmts) save(ctx context.Context, a *alert.Alert) error {
 	_, err = st.up.ExecContext(ctx,
 		a.ID, a.Type, a.Fingerprint, string(a.Severity), a.Severity.Rank(), string(a.Status),
 		a.TenantID, a.SubscriptionID, a.Resource,
-		sqliteTime(a.Detected), sqliteTime(a.FirstObserved), sqliteTime(a.LastObserved), sqliteTime(a.Updated),
+		st.d.time(a.Detected), st.d.time(a.FirstObserved), st.d.time(a.LastObserved), st.d.time(a.Updated),
 		int64(a.Count), nullString(entities), nullString(details),
-		string(a.ResolvedReason), a.ResolvedBy, sqliteTime(a.ResolvedOn), a.SuppressedBy, a.PreviousID)
+		string(a.ResolvedReason), a.ResolvedBy, st.d.time(a.ResolvedOn), a.SuppressedBy, a.PreviousID)
 	if err != nil {
 		return fmt.Errorf("upsert: %w", err)
 	}
@@ -94,7 +101,7 @@ func (st *sqliteStmts) save(ctx context.Context, a *alert.Alert) error {
 			if err != nil {
 				return err
 			}
-			st.args = append(st.args, a.ID, j, sqliteTime(e.Time), string(fields))
+			st.args = append(st.args, a.ID, j, st.d.time(e.Time), string(fields))
 		}
 		if _, err := stmt.ExecContext(ctx, st.args...); err != nil {
 			return fmt.Errorf("evidence %d: %w", i, err)
@@ -102,7 +109,7 @@ func (st *sqliteStmts) save(ctx context.Context, a *alert.Alert) error {
 		i += n
 	}
 	for i, l := range a.ActivityLogs {
-		_, err := st.log.ExecContext(ctx, a.ID, string(l.StatusFrom), string(l.StatusTo), l.UpdatedBy, sqliteTime(l.UpdatedTime))
+		_, err := st.log.ExecContext(ctx, a.ID, string(l.StatusFrom), string(l.StatusTo), l.UpdatedBy, st.d.time(l.UpdatedTime))
 		if err != nil {
 			return fmt.Errorf("activity log %d: %w", i, err)
 		}
@@ -119,7 +126,7 @@ func nullString(b []byte) any {
 }
 
 // UpdateStatus implements [Store].
-func (s *SQLite) UpdateStatus(ctx context.Context, id string, to alert.Status, reason alert.ResolvedReason, by string, at time.Time) (*alert.Alert, error) {
+func (s *sqlDB) UpdateStatus(ctx context.Context, id string, to alert.Status, reason alert.ResolvedReason, by string, at time.Time) (*alert.Alert, error) {
 	if err := checkKey("alert id", id); err != nil {
 		return nil, fmt.Errorf("store: update status: %w", err)
 	}
@@ -136,7 +143,7 @@ func (s *SQLite) UpdateStatus(ctx context.Context, id string, to alert.Status, r
 			return err
 		}
 		var err error
-		out, err = getSQLite(ctx, tx, id)
+		out, err = s.get(ctx, tx, id)
 		return err
 	})
 	if err != nil {
@@ -149,10 +156,10 @@ func (s *SQLite) UpdateStatus(ctx context.Context, id string, to alert.Status, r
 // activity log; by and at are already cleaned. With tenants not nil, an
 // alert of another tenant is ErrNotFound. It returns the status the alert
 // had and its tenant.
-func (s *SQLite) updateStatusTx(ctx context.Context, tx *sql.Tx, id string, to alert.Status, reason alert.ResolvedReason,
+func (s *sqlDB) updateStatusTx(ctx context.Context, tx *sql.Tx, id string, to alert.Status, reason alert.ResolvedReason,
 	by string, at time.Time, tenants []string) (alert.Status, string, error) {
 	var from, tenant string
-	err := tx.QueryRowContext(ctx, `SELECT status, tenant_id FROM alerts WHERE id = ?`, id).Scan(&from, &tenant)
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT status, tenant_id FROM alerts WHERE id = ?`)+s.d.forUpdate(), id).Scan(&from, &tenant)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", ErrNotFound
 	}
@@ -169,50 +176,15 @@ func (s *SQLite) updateStatusTx(ctx context.Context, tx *sql.Tx, id string, to a
 	if to == alert.StatusResolved {
 		resolvedBy, resolvedOn = by, at
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE alerts SET status = ?, resolved_reason = ?, resolved_by = ?,
-		resolved_on = ?, updated_at = ? WHERE id = ?`,
-		string(to), string(reason), resolvedBy, sqliteTime(resolvedOn), sqliteTime(at), id)
+	_, err = tx.ExecContext(ctx, s.d.rebind(`UPDATE alerts SET status = ?, resolved_reason = ?, resolved_by = ?,
+		resolved_on = ?, updated_at = ? WHERE id = ?`),
+		string(to), string(reason), resolvedBy, s.d.time(resolvedOn), s.d.time(at), id)
 	if err != nil {
 		return "", "", fmt.Errorf("update: %w", err)
 	}
-	_, err = tx.StmtContext(ctx, s.insertLog).ExecContext(ctx, id, from, string(to), by, sqliteTime(at))
+	_, err = tx.StmtContext(ctx, s.insertLog).ExecContext(ctx, id, from, string(to), by, s.d.time(at))
 	if err != nil {
 		return "", "", fmt.Errorf("activity log: %w", err)
 	}
 	return alert.Status(from), tenant, nil
-}
-
-// write runs f in a write transaction on the writer connection.
-func (s *SQLite) write(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := f(tx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// read runs f in a read transaction on the read pool: one snapshot.
-func (s *SQLite) read(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	err = f(tx)
-	// Nothing to keep: ending a read transaction cannot lose data.
-	return errors.Join(err, ignoreDone(tx.Rollback()))
-}
-
-// ignoreDone drops the error of rolling back a transaction that database/sql
-// already ended (as it does when the context is cancelled).
-func ignoreDone(err error) error {
-	if errors.Is(err, sql.ErrTxDone) {
-		return nil
-	}
-	return err
 }

@@ -15,10 +15,10 @@ import (
 const maxTenantArms = 200
 
 // maxVariables bounds the arguments of one statement (SQLite's limit is
-// 32766).
+// 32766, PostgreSQL's 65535).
 const maxVariables = 30000
 
-// sqliteListSQL returns the query of ListAlerts and its arguments. byID is
+// listSQL returns the query of ListAlerts and its arguments. byID is
 // 0 when the query selects alertColumns; otherwise the query selects the
 // page's IDs, in order, followed by byID-1 sort columns, and the alerts
 // are read by ID afterwards (see pageByID).
@@ -30,8 +30,8 @@ const maxVariables = 30000
 // alert of every tenant first: a partner's newest page over a million
 // alerts takes hundreds of milliseconds that way, a few this way. The arms
 // carry only the ID and sort columns, so skipping far into the list moves
-// little data.
-func sqliteListSQL(q *ListQuery) (query string, args []any, byID int, err error) {
+// little data. PostgreSQL gets the same with pgTenantsPage.
+func (s *sqlDB) listSQL(q *ListQuery) (query string, args []any, byID int, err error) {
 	order, err := buildOrder(q)
 	if err != nil {
 		return "", nil, 0, err
@@ -39,41 +39,40 @@ func sqliteListSQL(q *ListQuery) (query string, args []any, byID int, err error)
 	tenants := slices.Compact(slices.Sorted(slices.Values(q.TenantIDs)))
 	rest := *q
 	rest.TenantIDs = nil
-	where, wargs, err := buildWhere(&rest, sqliteTime)
-	if err != nil {
+	probe := binder{d: s.d}
+	if _, err := buildWhere(&rest, &probe); err != nil {
 		return "", nil, 0, err
 	}
-	if q.Limit > 0 && len(tenants) >= 2 && len(tenants) <= maxTenantArms && (len(wargs)+1)*len(tenants) <= maxVariables {
+	if s.d.pg && q.Limit > 0 && len(tenants) >= 2 {
+		query, args, byID, err := pgTenantsPage(q, &rest, tenants, order)
+		return query, args, byID, err
+	}
+	if q.Limit > 0 && len(tenants) >= 2 && len(tenants) <= maxTenantArms && (len(probe.args)+1)*len(tenants) <= maxVariables {
 		// A compound's ORDER BY may name only its result columns.
-		cols := []string{"id"}
-		keys := q.OrderBy
-		if len(keys) == 0 {
-			keys = []Order{{Column: "detected_at"}}
-		}
-		for _, o := range keys {
-			if !slices.Contains(cols, o.Column) {
-				cols = append(cols, o.Column)
-			}
-		}
-		sel := "SELECT " + strings.Join(cols, ", ") + " FROM alerts WHERE tenant_id = ?"
+		cols := pageKeys(q)
+		sel := "SELECT " + strings.Join(cols, ", ") + " FROM alerts WHERE tenant_id = "
+		bd := binder{d: s.d}
 		var b strings.Builder
 		for i, t := range tenants {
 			if i > 0 {
 				b.WriteString(" UNION ALL ")
 			}
 			b.WriteString(sel)
-			args = append(args, t)
+			b.WriteString(bd.add(t))
+			where, err := buildWhere(&rest, &bd)
+			if err != nil {
+				return "", nil, 0, err
+			}
 			if where != "" {
 				b.WriteString(" AND (" + where + ")")
-				args = append(args, wargs...)
 			}
 		}
-		b.WriteString(" ORDER BY " + order + " LIMIT ? OFFSET ?")
-		args = append(args, int64(q.Limit), int64(q.Offset))
-		return b.String(), args, len(cols), nil
+		b.WriteString(" ORDER BY " + order + " LIMIT " + bd.add(int64(q.Limit)) + " OFFSET " + bd.add(int64(q.Offset)))
+		return b.String(), bd.args, len(cols), nil
 	}
 
-	where, args, err = buildWhere(q, sqliteTime)
+	bd := binder{d: s.d}
+	where, err := buildWhere(q, &bd)
 	if err != nil {
 		return "", nil, 0, err
 	}
@@ -84,19 +83,58 @@ func sqliteListSQL(q *ListQuery) (query string, args []any, byID int, err error)
 	}
 	b.WriteString(" ORDER BY " + order)
 	if q.Limit > 0 || q.Offset > 0 {
-		limit := int64(-1) // SQLite: no limit
+		limit := s.d.noLimit()
 		if q.Limit > 0 {
 			limit = int64(q.Limit)
 		}
-		b.WriteString(" LIMIT ? OFFSET ?")
-		args = append(args, limit, int64(q.Offset))
+		b.WriteString(" LIMIT " + bd.add(limit) + " OFFSET " + bd.add(int64(q.Offset)))
 	}
-	return b.String(), args, 0, nil
+	return b.String(), bd.args, 0, nil
+}
+
+// pageKeys are the columns a page of IDs is read with: the ID and the sort
+// columns, which the outer ORDER BY of a merged query may name.
+func pageKeys(q *ListQuery) []string {
+	cols := []string{"id"}
+	keys := q.OrderBy
+	if len(keys) == 0 {
+		keys = []Order{{Column: "detected_at"}}
+	}
+	for _, o := range keys {
+		if !slices.Contains(cols, o.Column) {
+			cols = append(cols, o.Column)
+		}
+	}
+	return cols
+}
+
+// pgTenantsPage is PostgreSQL's query of a page over several tenants: per
+// tenant (an array parameter, unnested), the first Offset+Limit keys in
+// order from the (tenant_id, detected_at, id) index, as a LATERAL subquery;
+// then the page of the merged rows. PostgreSQL does not merge the arms of a
+// UNION ALL under a LIMIT as SQLite does: it reads and sorts every row of
+// every tenant first.
+func pgTenantsPage(q, rest *ListQuery, tenants []string, order string) (string, []any, int, error) {
+	cols := strings.Join(pageKeys(q), ", ")
+	b := binder{d: postgresDialect}
+	var sb strings.Builder
+	sb.WriteString("SELECT " + cols + " FROM unnest(" + b.add(tenants) + "::text[]) AS t(tid) CROSS JOIN LATERAL (SELECT " +
+		cols + " FROM alerts WHERE tenant_id = t.tid")
+	where, err := buildWhere(rest, &b)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	if where != "" {
+		sb.WriteString(" AND (" + where + ")")
+	}
+	sb.WriteString(" ORDER BY " + order + " LIMIT " + b.add(int64(q.Offset)+int64(q.Limit)) + ") AS a")
+	sb.WriteString(" ORDER BY " + order + " LIMIT " + b.add(int64(q.Limit)) + " OFFSET " + b.add(int64(q.Offset)))
+	return sb.String(), b.args, len(pageKeys(q)), nil
 }
 
 // pageByID runs a query of IDs (with ncols columns in all) and reads those
 // alerts, in the query's order, inside tx.
-func pageByID(ctx context.Context, tx *sql.Tx, query string, args []any, ncols int) ([]*alert.Alert, error) {
+func (s *sqlDB) pageByID(ctx context.Context, tx *sql.Tx, query string, args []any, ncols int) ([]*alert.Alert, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
@@ -128,8 +166,8 @@ func pageByID(ctx context.Context, tx *sql.Tx, query string, args []any, ncols i
 	out := make([]*alert.Alert, len(ids))
 	for start := 0; start < len(ids); start += idChunk {
 		chunk := ids[start:min(start+idChunk, len(ids))]
-		rows, err := tx.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id IN (?`+
-			strings.Repeat(", ?", len(chunk)-1)+`)`, chunk...)
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT `+alertColumns+` FROM alerts WHERE id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`), chunk...)
 		if err != nil {
 			return nil, fmt.Errorf("query: %w", err)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,7 +32,7 @@ func checkActor(by *Actor) error {
 }
 
 // ChangeStatus implements [Security].
-func (s *SQLite) ChangeStatus(ctx context.Context, c StatusChange) (*alert.Alert, error) {
+func (s *sqlDB) ChangeStatus(ctx context.Context, c StatusChange) (*alert.Alert, error) {
 	if err := checkKey("alert id", c.ID); err != nil {
 		return nil, fmt.Errorf("store: change status: %w", err)
 	}
@@ -45,10 +46,10 @@ func (s *SQLite) ChangeStatus(ctx context.Context, c StatusChange) (*alert.Alert
 			return err
 		}
 		act := statusActivity(c.ID, tenant, from, c.To, c.Reason, c.By, c.By.At, nil)
-		if err := insertActivity(ctx, tx, &act); err != nil {
+		if err := s.insertActivity(ctx, tx, &act); err != nil {
 			return err
 		}
-		out, err = getSQLite(ctx, tx, c.ID)
+		out, err = s.get(ctx, tx, c.ID)
 		return err
 	})
 	if err != nil {
@@ -58,25 +59,24 @@ func (s *SQLite) ChangeStatus(ctx context.Context, c StatusChange) (*alert.Alert
 }
 
 // ResolveStale implements [Security].
-func (s *SQLite) ResolveStale(ctx context.Context, r StaleResolve) ([]string, error) {
+func (s *sqlDB) ResolveStale(ctx context.Context, r StaleResolve) ([]string, error) {
 	if r.Before.IsZero() {
 		return nil, fmt.Errorf("store: resolve stale alerts: %w: zero cut-off", ErrInvalid)
 	}
 	if err := checkActor(&r.By); err != nil {
 		return nil, fmt.Errorf("store: resolve stale alerts: %w", err)
 	}
-	before := sqliteTime(dbTime(r.Before))
+	before := s.d.time(dbTime(r.Before))
+	b := binder{d: s.d}
 	query := `SELECT id FROM alerts WHERE status IN ('active', 'investigating')
-		AND (last_observed_at < ? OR (last_observed_at IS NULL AND detected_at < ?))`
-	args := []any{before, before}
+		AND (last_observed_at < ` + b.add(before) + ` OR (last_observed_at IS NULL AND detected_at < ` + b.add(before) + `))`
 	if r.TenantIDs != nil {
-		var cond string
-		cond, args = inList("tenant_id", r.TenantIDs, args)
-		query += " AND " + cond
+		query += " AND " + b.in("tenant_id", r.TenantIDs)
 	}
 	query += " ORDER BY id"
+	args := b.args
 	details := map[string]string{"reason": "stale", "olderThan": dbTime(r.Before).Format(time.RFC3339Nano)}
-	var ids []string
+	var ids, resolved []string
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
@@ -99,11 +99,17 @@ func (s *SQLite) ResolveStale(ctx context.Context, r StaleResolve) ([]string, er
 		}
 		for _, id := range ids {
 			from, tenant, err := s.updateStatusTx(ctx, tx, id, alert.StatusResolved, alert.ReasonIgnore, r.By.Name, r.By.At, nil)
+			if errors.Is(err, ErrInvalidTransition) && s.d.pg {
+				// Resolved by another instance since the query: nothing
+				// left to do for it.
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("alert %s: %w", id, err)
 			}
+			resolved = append(resolved, id)
 			act := statusActivity(id, tenant, from, alert.StatusResolved, alert.ReasonIgnore, r.By, r.By.At, details)
-			if err := insertActivity(ctx, tx, &act); err != nil {
+			if err := s.insertActivity(ctx, tx, &act); err != nil {
 				return fmt.Errorf("alert %s: %w", id, err)
 			}
 		}
@@ -112,5 +118,5 @@ func (s *SQLite) ResolveStale(ctx context.Context, r StaleResolve) ([]string, er
 	if err != nil {
 		return nil, fmt.Errorf("store: resolve stale alerts: %w", err)
 	}
-	return ids, nil
+	return resolved, nil
 }

@@ -8,43 +8,27 @@ import (
 	"time"
 )
 
-// inList appends "col IN (?, ...)" to conds, or a false condition for an
-// empty list.
-func inList(col string, vals []string, args []any) (string, []any) {
-	if len(vals) == 0 {
-		return "1 = 0", args
-	}
-	for _, v := range vals {
-		args = append(args, v)
-	}
-	return col + " IN (?" + strings.Repeat(", ?", len(vals)-1) + ")", args
-}
-
 // scopeCond returns the condition that keeps rows of sc: tenant in
 // sc.TenantIDs or partner in sc.PartnerIDs ("" when sc is nil).
-func scopeCond(sc *Scope, tenantCol, partnerCol string, args []any) (string, []any) {
+func scopeCond(sc *Scope, tenantCol, partnerCol string, b *binder) string {
 	if sc == nil {
-		return "", args
+		return ""
 	}
 	var parts []string
 	if len(sc.TenantIDs) > 0 {
-		var c string
-		c, args = inList(tenantCol, sc.TenantIDs, args)
-		parts = append(parts, c)
+		parts = append(parts, b.in(tenantCol, sc.TenantIDs))
 	}
 	if len(sc.PartnerIDs) > 0 {
-		var c string
-		c, args = inList(partnerCol, sc.PartnerIDs, args)
-		parts = append(parts, c)
+		parts = append(parts, b.in(partnerCol, sc.PartnerIDs))
 	}
 	if len(parts) == 0 {
-		return "1 = 0", args
+		return "1 = 0"
 	}
-	return "(" + strings.Join(parts, " OR ") + ")", args
+	return "(" + strings.Join(parts, " OR ") + ")"
 }
 
 // RecordActivity implements [Security].
-func (s *SQLite) RecordActivity(ctx context.Context, acts ...Activity) error {
+func (s *sqlDB) RecordActivity(ctx context.Context, acts ...Activity) error {
 	if len(acts) == 0 {
 		return nil
 	}
@@ -55,7 +39,7 @@ func (s *SQLite) RecordActivity(ctx context.Context, acts ...Activity) error {
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		for i := range acts {
-			if err := insertActivity(ctx, tx, &acts[i]); err != nil {
+			if err := s.insertActivity(ctx, tx, &acts[i]); err != nil {
 				return err
 			}
 		}
@@ -78,7 +62,7 @@ func checkActivity(a *Activity) error {
 }
 
 // insertActivity writes one record inside tx.
-func insertActivity(ctx context.Context, tx *sql.Tx, a *Activity) error {
+func (s *sqlDB) insertActivity(ctx context.Context, tx *sql.Tx, a *Activity) error {
 	if err := checkActivity(a); err != nil {
 		return err
 	}
@@ -86,10 +70,10 @@ func insertActivity(ctx context.Context, tx *sql.Tx, a *Activity) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO system_activity (at, operation_type, partner_id, tenant_id, actor,
+	_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO system_activity (at, operation_type, partner_id, tenant_id, actor,
 		resource_type, resource_id, old_value, new_value, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`,
-		sqliteTime(dbTime(a.Time)), clean(a.OperationType), clean(a.PartnerID), clean(a.TenantID), clean(a.Actor),
+		ON CONFLICT DO NOTHING`),
+		s.d.time(dbTime(a.Time)), clean(a.OperationType), clean(a.PartnerID), clean(a.TenantID), clean(a.Actor),
 		clean(a.ResourceType), clean(a.ResourceID), clean(a.OldValue), clean(a.NewValue), nullString(cleanJSON(details)))
 	if err != nil {
 		return fmt.Errorf("insert activity: %w", err)
@@ -106,35 +90,30 @@ func cleanJSON(b []byte) []byte {
 	return []byte(clean(string(b)))
 }
 
-// buildActivityWhere returns q's filters as one condition and arguments.
-func buildActivityWhere(q *ActivityQuery) (string, []any, error) {
-	var (
-		conds []string
-		args  []any
-	)
+// buildActivityWhere returns q's filters as one condition, adding their
+// arguments to b.
+func buildActivityWhere(q *ActivityQuery, b *binder) (string, error) {
+	var conds []string
 	if q.Scope != nil {
-		var c string
-		c, args = scopeCond(q.Scope, "tenant_id", "partner_id", args)
-		conds = append(conds, c)
+		conds = append(conds, scopeCond(q.Scope, "tenant_id", "partner_id", b))
 	}
 	if !q.From.IsZero() {
-		conds = append(conds, "at >= ?")
-		args = append(args, sqliteTime(dbTime(q.From)))
+		conds = append(conds, "at >= "+b.add(b.d.time(dbTime(q.From))))
 	}
 	if !q.To.IsZero() {
-		conds = append(conds, "at < ?")
-		args = append(args, sqliteTime(dbTime(q.To)))
+		conds = append(conds, "at < "+b.add(b.d.time(dbTime(q.To))))
 	}
 	if q.OperationTypes != nil {
-		var c string
-		c, args = inList("operation_type", q.OperationTypes, args)
-		conds = append(conds, c)
+		conds = append(conds, b.in("operation_type", q.OperationTypes))
 	}
-	conds, args, err := appendWhere(conds, args, q.Where, q.Args, sqliteTime)
+	f, err := compileFilter(q.Filter, true, b)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	return strings.Join(conds, " AND "), args, nil
+	if f != "" {
+		conds = append(conds, "("+f+")")
+	}
+	return strings.Join(conds, " AND "), nil
 }
 
 func buildActivityOrder(q *ActivityQuery) (string, error) {
@@ -173,11 +152,12 @@ func buildActivityOrder(q *ActivityQuery) (string, error) {
 }
 
 // ListActivity implements [Security].
-func (s *SQLite) ListActivity(ctx context.Context, q ActivityQuery) ([]Activity, error) {
+func (s *sqlDB) ListActivity(ctx context.Context, q ActivityQuery) ([]Activity, error) {
 	if q.Limit < 0 || q.Offset < 0 {
 		return nil, fmt.Errorf("store: list activity: %w query: negative limit %d or offset %d", ErrInvalid, q.Limit, q.Offset)
 	}
-	where, args, err := buildActivityWhere(&q)
+	bd := binder{d: s.d}
+	where, err := buildActivityWhere(&q, &bd)
 	if err != nil {
 		return nil, fmt.Errorf("store: list activity: %w", err)
 	}
@@ -193,14 +173,13 @@ func (s *SQLite) ListActivity(ctx context.Context, q ActivityQuery) ([]Activity,
 	}
 	b.WriteString(" ORDER BY " + order)
 	if q.Limit > 0 || q.Offset > 0 {
-		limit := int64(-1)
+		limit := s.d.noLimit()
 		if q.Limit > 0 {
 			limit = int64(q.Limit)
 		}
-		b.WriteString(" LIMIT ? OFFSET ?")
-		args = append(args, limit, int64(q.Offset))
+		b.WriteString(" LIMIT " + bd.add(limit) + " OFFSET " + bd.add(int64(q.Offset)))
 	}
-	rows, err := s.r.QueryContext(ctx, b.String(), args...)
+	rows, err := s.r.QueryContext(ctx, b.String(), bd.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list activity: %w", err)
 	}
@@ -209,14 +188,14 @@ func (s *SQLite) ListActivity(ctx context.Context, q ActivityQuery) ([]Activity,
 	for rows.Next() {
 		var (
 			a       Activity
-			at      int64
+			at      timeCol
 			details []byte
 		)
 		if err := rows.Scan(&a.ID, &at, &a.OperationType, &a.PartnerID, &a.TenantID, &a.Actor, &a.ResourceType,
 			&a.ResourceID, &a.OldValue, &a.NewValue, &details); err != nil {
 			return nil, fmt.Errorf("store: list activity: %w", err)
 		}
-		a.Time = fromSQLiteTime(sql.NullInt64{Int64: at, Valid: true})
+		a.Time = at.t
 		if a.Details, err = decodeDetails(details); err != nil {
 			return nil, fmt.Errorf("store: list activity: record %d: %w", a.ID, err)
 		}
@@ -229,8 +208,9 @@ func (s *SQLite) ListActivity(ctx context.Context, q ActivityQuery) ([]Activity,
 }
 
 // CountActivity implements [Security].
-func (s *SQLite) CountActivity(ctx context.Context, q ActivityQuery) (int, error) {
-	where, args, err := buildActivityWhere(&q)
+func (s *sqlDB) CountActivity(ctx context.Context, q ActivityQuery) (int, error) {
+	b := binder{d: s.d}
+	where, err := buildActivityWhere(&q, &b)
 	if err != nil {
 		return 0, fmt.Errorf("store: count activity: %w", err)
 	}
@@ -239,7 +219,7 @@ func (s *SQLite) CountActivity(ctx context.Context, q ActivityQuery) (int, error
 		query += " WHERE " + where
 	}
 	var n int
-	if err := s.r.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, query, b.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: count activity: %w", err)
 	}
 	return n, nil
