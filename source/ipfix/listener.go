@@ -31,7 +31,9 @@ type ListenerOptions struct {
 	// Addr is the UDP address to listen on, host:port (":2055").
 	Addr string
 	// ReadBuffer is the socket receive buffer (SO_RCVBUF) in bytes; the
-	// kernel may cap it (net.core.rmem_max on Linux).
+	// kernel may cap it (net.core.rmem_max on Linux). Datagrams that
+	// arrive while it is full are dropped by the kernel and counted in
+	// ListenerStats.SocketDrops.
 	ReadBuffer int
 	// Queue is how many datagrams may wait between the reading goroutine
 	// and the decoding one; datagrams beyond it are dropped and counted,
@@ -53,10 +55,14 @@ type ListenerOptions struct {
 type ListenerStats struct {
 	Received   uint64 // datagrams read from the socket
 	QueueDrops uint64 // datagrams dropped because the decoder was behind
-	ReadErrors uint64 // socket read errors
-	Exporters  int    // sessions held by the decoder
-	Templates  int    // templates held by the decoder
-	Decoder    Stats  // the decoder's totals
+	// SocketDrops are datagrams the kernel dropped because the socket's
+	// receive buffer (ListenerOptions.ReadBuffer) was full, as it reports
+	// them (Linux: SO_RXQ_OVFL, with the next datagram read); 0 elsewhere.
+	SocketDrops uint64
+	ReadErrors  uint64 // socket read errors
+	Exporters   int    // sessions held by the decoder
+	Templates   int    // templates held by the decoder
+	Decoder     Stats  // the decoder's totals
 }
 
 // packet is one datagram on its way to the decoder.
@@ -76,6 +82,8 @@ type Listener struct {
 	free  chan []byte
 
 	received, queueDrops, readErrors atomic.Uint64
+	socketDrops                      atomic.Uint64
+	countsDrops                      bool // the kernel reports its drops
 	started                          atomic.Bool
 
 	mu        sync.Mutex // guards the copies below
@@ -123,6 +131,7 @@ func Listen(opts ListenerOptions) (*Listener, error) {
 	for range opts.Queue {
 		l.free <- make([]byte, 0, bufSize)
 	}
+	l.countsDrops = enableSocketDrops(conn)
 	return l, nil
 }
 
@@ -168,9 +177,22 @@ func (l *Listener) Run(ctx context.Context, emit func(*event.Flow)) error {
 
 func (l *Listener) readLoop() error {
 	scratch := make([]byte, maxDatagram+1)
+	oob := make([]byte, oobSize)
 	errs := 0
 	for {
-		n, from, err := l.conn.ReadFromUDPAddrPort(scratch)
+		var (
+			n, oobn int
+			from    netip.AddrPort
+			err     error
+		)
+		if l.countsDrops {
+			n, oobn, _, from, err = l.conn.ReadMsgUDPAddrPort(scratch, oob)
+			if d, ok := socketDrops(oob[:oobn]); ok && err == nil {
+				l.socketDrops.Store(uint64(d)) // the kernel's running total
+			}
+		} else {
+			n, from, err = l.conn.ReadFromUDPAddrPort(scratch)
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -229,11 +251,12 @@ func (l *Listener) Stats() ListenerStats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return ListenerStats{
-		Received:   l.received.Load(),
-		QueueDrops: l.queueDrops.Load(),
-		ReadErrors: l.readErrors.Load(),
-		Exporters:  l.exporters,
-		Templates:  l.templates,
-		Decoder:    l.totals,
+		Received:    l.received.Load(),
+		QueueDrops:  l.queueDrops.Load(),
+		SocketDrops: l.socketDrops.Load(),
+		ReadErrors:  l.readErrors.Load(),
+		Exporters:   l.exporters,
+		Templates:   l.templates,
+		Decoder:     l.totals,
 	}
 }

@@ -12,7 +12,7 @@ var (
 	descTemplatesLearnt = prometheus.NewDesc("vigil_flow_template_records_total",
 		"Template records learnt or refreshed.", nil, nil)
 	descDrops = prometheus.NewDesc("vigil_flow_drops_total",
-		"Flow input dropped, by reason: queue_full (datagrams: decoder behind), malformed (datagrams with an error), "+
+		"Flow input dropped, by reason: socket_full (datagrams the kernel dropped: the socket's receive buffer was full), queue_full (datagrams: decoder behind), malformed (datagrams with an error), "+
 			"exporter_limit (datagrams of sessions over the cap), template_limit (templates over the caps), "+
 			"no_template (data sets whose template never came).", []string{"reason"}, nil)
 	descExporters = prometheus.NewDesc("vigil_flow_exporters",
@@ -37,6 +37,7 @@ func (l *Listener) Collect(ch chan<- prometheus.Metric) {
 	counter(descDatagrams, s.Received)
 	counter(descRecords, s.Decoder.Flows)
 	counter(descTemplatesLearnt, s.Decoder.Templates)
+	counter(descDrops, s.SocketDrops, "socket_full")
 	counter(descDrops, s.QueueDrops, "queue_full")
 	counter(descDrops, s.Decoder.Malformed, "malformed")
 	counter(descDrops, s.Decoder.DroppedExporters, "exporter_limit")
