@@ -185,7 +185,7 @@ func startProgress(w io.Writer, every time.Duration, c *pipeline.Counters, start
 			case <-done:
 				return
 			case <-t.C:
-				n := c.Records.Load()
+				n := c.Records.Load() + c.Flows.Load()
 				fmt.Fprintf(w, "vigil detect: %d records (%.0f/s), %d skipped, %d alerts so far\n",
 					n, float64(n)/time.Since(started).Seconds(), c.Skipped.Load(), c.Alerts.Load())
 			}

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vigil-security/vigil/pipeline"
 	"github.com/vigil-security/vigil/simulate"
 	"github.com/vigil-security/vigil/store"
 )
@@ -202,5 +204,20 @@ func TestDetectStateCarriesOverBetweenRuns(t *testing.T) {
 	got := append(ids(out1), ids(out2)...)
 	if len(want) == 0 || strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("split runs gave %v, the whole file %v", got, want)
+	}
+}
+
+// TestProgressCountsFlows: the progress line counts flows read from a
+// capture, not only log records.
+func TestProgressCountsFlows(t *testing.T) {
+	var c pipeline.Counters
+	c.Flows.Add(4096)
+	c.Records.Add(5)
+	out := &syncBuffer{}
+	stop := startProgress(out, time.Millisecond, &c, time.Now())
+	waitUntil(t, "a progress line", func() bool { return strings.Contains(out.String(), "records") })
+	stop()
+	if !strings.Contains(out.String(), "vigil detect: 4101 records") {
+		t.Errorf("progress: %q", out.String())
 	}
 }
