@@ -45,8 +45,9 @@ type bruteForce struct {
 	many Threshold
 	// bucket widths (ns) of the OneToOne, many and port-scan windows
 	shortW, longW, manyW, scanW int64
-	// stale is how long a target is kept after its last record.
-	stale int64
+	// stale is how long a target is kept after its last record; sstale
+	// the same for a target with sampled connections (windows stretch).
+	stale, sstale int64
 }
 
 func newBruteForce(e *env, dir direction) *bruteForce {
@@ -71,6 +72,7 @@ func newBruteForce(e *env, dir direction) *bruteForce {
 	d.manyW = int64(d.many.Window / nb)
 	d.scanW = int64(c.PortScanning.Targets.Window / nb)
 	d.stale = int64(max(d.o2o.Short.Window, d.o2o.Long.Window, d.many.Window, c.PortScanning.Targets.Window))
+	d.sstale = max(d.stale, int64(c.Sampling.MaxWindow))
 	return d
 }
 
@@ -145,6 +147,8 @@ type svcState struct {
 	// Rate is the latest sampling rate seen, RateSlot its distinct slot.
 	Rate     uint32
 	RateSlot int64
+	// Since is when the last episode ended: sampled windows start there.
+	Since int64
 }
 
 type bfShard struct {
@@ -152,6 +156,8 @@ type bfShard struct {
 	states    map[uint64]*bfState
 	n         local
 	nextSweep int64
+	// kRate and kMax cache maxAttemptPackets for the latest sampling rate.
+	kRate, kMax uint32
 }
 
 // ProcessFlow implements detect.FlowShard.
@@ -223,15 +229,15 @@ func (sh *bfShard) state(key uint64, our netip.Addr, res, sub string) *bfState {
 
 func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Addr, t int64, emit detect.Emitter) {
 	d, e := sh.d, sh.d.env
+	if sampled(f) {
+		sh.bruteForceSampled(st, svc, f, peer, t, emit)
+		return
+	}
 	cls, why := e.cfg.Attempt.classify(f)
 	if cls == classNone {
 		return
 	}
-	ss := st.Svc[svc]
-	if ss == nil {
-		ss = &svcState{Attempts: e.newRate(), Distinct: e.newRate()}
-		st.Svc[svc] = ss
-	}
+	ss := sh.svc(st, svc)
 	tb := &ss.Peers
 	k := target{Addr: peer}
 	it := tb.get(k)
@@ -239,7 +245,7 @@ func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Ad
 		if it.Ep.due(t) {
 			sh.closeOneToOne(st, svc, it, emit)
 		}
-		if !it.Ep.active(t) && t-it.Last > d.stale {
+		if !it.Ep.active(t) && t-it.Last > d.staleAfter(it) {
 			tb.d.remove(it)
 			*it = item{Key: k}
 		}
@@ -293,6 +299,25 @@ func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Ad
 	}
 }
 
+// svc returns the state of a service of our address, made when missing.
+func (sh *bfShard) svc(st *bfState, svc int) *svcState {
+	ss := st.Svc[svc]
+	if ss == nil {
+		e := sh.d.env
+		ss = &svcState{Attempts: e.newRate(), Distinct: e.newRate()}
+		st.Svc[svc] = ss
+	}
+	return ss
+}
+
+// staleAfter is how long it is kept after its last record.
+func (d *bruteForce) staleAfter(it *item) int64 {
+	if len(it.Conns) > 0 {
+		return d.sstale
+	}
+	return d.stale
+}
+
 // checkOneToOne fires when either window of the pair reaches its threshold.
 func (sh *bfShard) checkOneToOne(st *bfState, svc int, it *item, now time.Time, emit detect.Emitter) {
 	d, e := sh.d, sh.d.env
@@ -343,6 +368,7 @@ func (sh *bfShard) closeOneToOne(st *bfState, svc int, it *item, emit detect.Emi
 	it.Ep = episode{}
 	it.Short.reset()
 	it.Long.reset()
+	it.Conns = it.Conns[:0]
 	if ep.Flows == 0 {
 		return
 	}
@@ -419,6 +445,7 @@ func (sh *bfShard) closeMany(st *bfState, svc int, emit detect.Emitter) {
 	ep := ss.Ep
 	ss.Ep = episode{}
 	ss.Peers.resetDistinct()
+	ss.Since = ep.Until
 	if ep.Flows == 0 {
 		return
 	}

@@ -85,6 +85,8 @@ type Config struct {
 	// on counts estimated from sampled flows; 0 uses the point estimate.
 	// Default 1.645 (95%).
 	SamplingConfidence float64 `yaml:"samplingConfidence"`
+	// Sampling configures the decisions on sampled records.
+	Sampling Sampling `yaml:"sampling"`
 	// Baseline makes thresholds relative to what each address usually sees.
 	Baseline Baseline `yaml:"baseline"`
 	// Mute is how long after a candidate the same resource and peer (or, for
@@ -249,6 +251,7 @@ func DefaultConfig() Config {
 		TrustedNetworks:    []string{"168.63.129.16/32"},
 		Attempt:            Attempt{MaxPackets: 20, MaxBytes: 5000, MaxDuration: 12 * time.Second},
 		SamplingConfidence: 1.645,
+		Sampling:           Sampling{MinRecords: 5, PerRate: 18 * time.Second, MaxWindow: time.Hour},
 		Baseline:           Baseline{Enabled: true, MinZ: 4, MinWeeks: 3, Forget: 30 * 24 * time.Hour},
 		Mute:               time.Hour,
 		MaxPeers:           4096,
@@ -323,6 +326,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.SamplingConfidence >= 0 && c.SamplingConfidence <= 5) {
 		add("samplingConfidence must be within [0, 5], got %v", c.SamplingConfidence)
+	}
+	if s := c.Sampling; s.MinRecords < 1 || s.PerRate < 0 || s.MaxWindow < minWindow {
+		add("sampling: minRecords must be >= 1, perRate >= 0 and maxWindow >= %s", minWindow)
 	}
 	if b := c.Baseline; b.Enabled {
 		if !(b.MinZ > 0 && b.MinZ < 100) {
@@ -433,6 +439,9 @@ func normalise(cfg Config) Config {
 	}
 	if cfg.Attempt.MaxPackets < 1 || cfg.Attempt.MaxBytes < 1 || cfg.Attempt.MaxDuration <= 0 {
 		cfg.Attempt = def.Attempt
+	}
+	if s := cfg.Sampling; s.MinRecords < 1 || s.PerRate < 0 || s.MaxWindow < minWindow {
+		cfg.Sampling = def.Sampling
 	}
 	b := &cfg.Baseline
 	if !(b.MinZ > 0 && b.MinZ < 100) {

@@ -122,6 +122,8 @@ type item struct {
 	Ep episode `json:"ep"`
 	// Rec is the latest attempt, kept as evidence.
 	Rec flowRec `json:"r"`
+	// Conns are the target's sampled connections (sampled records only).
+	Conns []sconn `json:"cn,omitempty"`
 }
 
 // dring counts the distinct targets of a table seen within a sliding window,
@@ -308,6 +310,9 @@ func fromJSON(j tableJSON, max int) (table, error) {
 	for _, it := range j.Items {
 		if !it.Key.Addr.IsValid() {
 			return t, errBadTarget
+		}
+		if len(it.Conns) > maxConns {
+			return t, errTooMany
 		}
 		if t.get(it.Key) != nil {
 			return t, errDuplicate
