@@ -27,13 +27,14 @@ const (
 	TypePortScanning         = "PortScanning"
 	TypeCommunicationWithC2  = "Network_CommunicationWithC2"
 	TypeCryptoMining         = "CryptoMining"
+	TypeUnrecommendedIP      = "Network_TrafficFromUnrecommendedIP"
 )
 
 // Types lists every alert type the package emits.
 var Types = []string{
 	TypeSSHIncomingOneToOne, TypeSSHIncomingManyToOne, TypeRDPIncomingOneToOne, TypeRDPIncomingManyToOne,
 	TypeSSHOutgoingOneToOne, TypeSSHOutgoingOneToMany, TypeRDPOutgoingOneToOne, TypeRDPOutgoingOneToMany,
-	TypePortScanning, TypeCommunicationWithC2, TypeCryptoMining,
+	TypePortScanning, TypeCommunicationWithC2, TypeCryptoMining, TypeUnrecommendedIP,
 }
 
 // Detector names (detect.Detector.Name, used in snapshots and metrics).
@@ -104,6 +105,8 @@ type Config struct {
 	PortScanning PortScanning `yaml:"portScanning"`
 	C2           C2           `yaml:"c2"`
 	CryptoMining CryptoMining `yaml:"cryptoMining"`
+	// UnrecommendedIP configures Network_TrafficFromUnrecommendedIP.
+	UnrecommendedIP UnrecommendedIP `yaml:"unrecommendedIp"`
 }
 
 // Attempt bounds a failed login exchange in an unsampled flow: a TCP
@@ -197,11 +200,13 @@ type PortScanning struct {
 	Targets Threshold `yaml:"targets"`
 }
 
-// C2 configures Network_CommunicationWithC2: one of ours sending to an
+// C2 configures Network_CommunicationWithC2: one of ours contacting an
 // address that threat intelligence lists in Categories (scored lists'
-// entries need at least MinScore). Only flows from our side count: an
-// incoming packet from a listed address says nothing of our machine, and a
-// reset or bare SYN-ACK in reply to it is not communication either.
+// entries need at least MinScore). Only connections our resource opens
+// count (seed 004: "communication from a resource in your deployment with a
+// possible C&C server"), failed SYNs included: an incoming packet from a
+// listed address says nothing of our machine, and neither do the replies
+// of our listening ports to it (see initiated).
 type C2 struct {
 	// Enabled turns it on. Default true.
 	Enabled bool `yaml:"enabled"`
@@ -259,6 +264,8 @@ func DefaultConfig() Config {
 		Outgoing:           Outgoing{Enabled: true, OneToOne: oneToOne, OneToMany: Threshold{5 * time.Minute, 25}},
 		PortScanning:       PortScanning{Enabled: true, Targets: Threshold{5 * time.Minute, 25}},
 		C2:                 C2{Enabled: true, Categories: []string{"c2"}},
+		UnrecommendedIP: UnrecommendedIP{Enabled: true, Categories: []string{"malicious"}, MinScore: 3,
+			Window: 24 * time.Hour, MaxFlows: 100},
 		CryptoMining: CryptoMining{
 			Enabled:            true,
 			Categories:         []string{"mining-pool"},
@@ -358,6 +365,11 @@ func (c *Config) Validate() error {
 	if c.C2.MinScore < 0 {
 		add("c2.minScore must be >= 0, got %d", c.C2.MinScore)
 	}
+	u := &c.UnrecommendedIP
+	categories("unrecommendedIp.categories", u.Categories, u.Enabled)
+	if u.MinScore < 0 || u.MaxFlows < 0 || u.Window < minWindow {
+		add("unrecommendedIp: minScore and maxFlows must be >= 0 and window >= %s", minWindow)
+	}
 	m := &c.CryptoMining
 	categories("cryptoMining.categories", m.Categories, false)
 	if _, err := prefixSet("cryptoMining.pools", m.Pools); err != nil {
@@ -420,7 +432,7 @@ func Detectors(cfg Config, attr Attributor, intel Intel) []detect.Detector {
 		out = append(out, newBruteForce(e, inbound))
 	}
 	out = append(out, newBruteForce(e, outbound))
-	if e.cfg.C2.Enabled || e.cfg.CryptoMining.Enabled {
+	if e.cfg.C2.Enabled || e.cfg.CryptoMining.Enabled || e.cfg.UnrecommendedIP.Enabled {
 		out = append(out, newIntelDetector(e))
 	}
 	return out
@@ -466,6 +478,9 @@ func normalise(cfg Config) Config {
 	fix(&cfg.Outgoing.OneToOne.Long, def.Outgoing.OneToOne.Long)
 	fix(&cfg.Outgoing.OneToMany, def.Outgoing.OneToMany)
 	fix(&cfg.PortScanning.Targets, def.PortScanning.Targets)
+	if u := &cfg.UnrecommendedIP; u.MinScore < 0 || u.MaxFlows < 0 || u.Window < minWindow {
+		cfg.UnrecommendedIP = def.UnrecommendedIP
+	}
 	m := &cfg.CryptoMining
 	m.MinStratumFlows = max(m.MinStratumFlows, 1)
 	if m.MinStratumDuration <= 0 {

@@ -97,7 +97,7 @@ func TestDetectorsSet(t *testing.T) {
 	if got := names(Detectors(cfg, assets(), nil)); !slices.Equal(got, []string{NameInbound, NameOutbound, NameIntel}) {
 		t.Errorf("default: %v", got)
 	}
-	cfg.Incoming.Enabled, cfg.C2.Enabled, cfg.CryptoMining.Enabled = false, false, false
+	cfg.Incoming.Enabled, cfg.C2.Enabled, cfg.CryptoMining.Enabled, cfg.UnrecommendedIP.Enabled = false, false, false, false
 	if got := names(Detectors(cfg, assets(), nil)); !slices.Equal(got, []string{NameOutbound}) {
 		t.Errorf("all off: %v (the outbound detector stays for the counters)", got)
 	}

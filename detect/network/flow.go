@@ -117,6 +117,29 @@ func failedInitiation(f *event.Flow) bool {
 	return !sampled(f) && f.Packets <= 3 && f.SrcPort >= 1024 && f.DstPort < f.SrcPort
 }
 
+// initiated reports whether a record from our side belongs to a connection
+// our side opened (not a reply of one of our listening ports): TCP with SYN
+// and no ACK is our SYN; a bare reset is a reply; otherwise the ports tell,
+// as in a client's connection its port is the ephemeral one, above the
+// service port it calls (1024 or more and higher than the remote port).
+// Flows without ports (ICMP) are ours. A connection to a remote port above
+// our ephemeral one reads as a reply: a rare miss, never a false alarm.
+func initiated(f *event.Flow) bool {
+	if f.Protocol == protoTCP {
+		fl := f.TCPFlags
+		switch {
+		case fl&flagSYN != 0 && fl&flagACK == 0:
+			return true
+		case fl&flagRST != 0 && fl&(flagSYN|flagPSH) == 0:
+			return false
+		}
+	}
+	if f.SrcPort == 0 && f.DstPort == 0 {
+		return f.Protocol != protoTCP && f.Protocol != protoUDP
+	}
+	return f.SrcPort >= 1024 && f.SrcPort > f.DstPort
+}
+
 // sends reports whether a record from our side to a remote address carries
 // communication: not a bare reset or SYN-ACK answering the remote side
 // (which every public address sends to the scanners that probe it).
