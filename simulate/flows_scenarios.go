@@ -141,13 +141,13 @@ func (b *flowBuilder) rdpInOne(g *flowGen, id string, t int64) {
 func (b *flowBuilder) botnet(g *flowGen, l Label, v int, port uint16, rule uint8, t int64) {
 	e := b.e
 	for _, k := range g.r.Perm(len(e.bots))[:botnetSize] {
-		for range g.between(2, 10) {
+		for range g.between(2, 4) {
 			c := g.in(t+g.r.Int64N(botnetMinutes*msPerMinute), v, e.bots[k], port, rule)
 			g.login(&c, port)
 			g.add(c)
 		}
 	}
-	l.Note = fmt.Sprintf("a botnet of %d addresses tries logins on %s:%d for %d minutes, 2-10 each", botnetSize, b.name(v), port, botnetMinutes)
+	l.Note = fmt.Sprintf("a botnet of %d addresses tries logins on %s:%d for %d minutes, 2-4 each", botnetSize, b.name(v), port, botnetMinutes)
 	b.commit(g, l, v)
 }
 

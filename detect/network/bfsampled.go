@@ -106,7 +106,7 @@ func (it *item) connK(port uint16, t, maxAge int64) uint32 {
 // the latest rate.
 func (sh *bfShard) kmax(rate uint32) uint32 {
 	if rate != sh.kRate {
-		sh.kRate, sh.kMax = rate, maxAttemptPackets(sh.d.env.cfg.Attempt.MaxPackets, rate)
+		sh.kRate, sh.kMax = rate, maxAttemptPackets(sh.d.env.cfg.Attempt.Repeated.MaxPackets, rate)
 	}
 	return sh.kMax
 }

@@ -269,6 +269,16 @@ func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Ad
 		return
 	}
 	w := weight(f)
+	if cls == classRepeat {
+		if w = sh.repeated(it, f, t); w == 0 {
+			return
+		}
+		if w == 2 { // the peer's previous connection counts too, as a record of its own
+			it.Short.add(t/d.shortW, 1)
+			it.Long.add(t/d.longW, 1)
+			w = 1
+		}
+	}
 	it.Short.add(t/d.shortW, w)
 	it.Long.add(t/d.longW, w)
 	tb.d.touch(it, t/d.manyW, uint32(min(f.Packets, 1<<31)))
@@ -297,6 +307,25 @@ func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Ad
 	} else {
 		sh.checkMany(st, svc, f.End, emit)
 	}
+}
+
+// repeated counts a connection within Attempt.Repeated's bounds: 0 when it
+// does not repeat the shape of the peer's previous such connection within
+// the long window; else 1, or 2 when the previous one was not counted yet
+// (both are attempts).
+func (sh *bfShard) repeated(it *item, f *event.Flow, t int64) uint32 {
+	a := &sh.d.env.cfg.Attempt
+	p, b := uint32(min(f.Packets, 1<<31)), uint32(min(f.Bytes, 1<<31))
+	w := uint32(0)
+	if it.RepT != 0 && t-it.RepT <= int64(sh.d.o2o.Long.Window) &&
+		similar(uint64(it.RepP), uint64(it.RepB), uint64(p), uint64(b), a.RepeatTolerance) {
+		w = 1
+		if !it.RepN {
+			w = 2
+		}
+	}
+	it.RepP, it.RepB, it.RepT, it.RepN = p, b, t, w > 0
+	return w
 }
 
 // svc returns the state of a service of our address, made when missing.

@@ -12,8 +12,9 @@ import (
 // and its sampled packets) and estimate the whole from them:
 //
 //   - a connection whose sampled packets are too many for a failed login of
-//     Attempt.MaxPackets packets (the chance of seeing that many is under
-//     1%) is a session, and its remote address is not counted as attempting;
+//     Attempt.Repeated.MaxPackets packets (the chance of seeing that many is
+//     under 1%) is a session, and its remote address is not counted as
+//     attempting;
 //   - the connections (OneToOne) or remote addresses (ManyToOne, OneToMany,
 //     PortScanning) of a window are estimated with the bias-corrected Chao1
 //     estimator over their sampled packets, scaled down by the lower

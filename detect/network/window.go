@@ -124,6 +124,13 @@ type item struct {
 	Rec flowRec `json:"r"`
 	// Conns are the target's sampled connections (sampled records only).
 	Conns []sconn `json:"cn,omitempty"`
+	// RepP and RepB are the packets and bytes of the target's latest
+	// connection within Attempt.Repeated's bounds, RepT when it ended and
+	// RepN whether it was counted (unsampled records only).
+	RepP uint32 `json:"rp,omitempty"`
+	RepB uint32 `json:"rb,omitempty"`
+	RepT int64  `json:"rt,omitempty"`
+	RepN bool   `json:"rn,omitempty"`
 }
 
 // dring counts the distinct targets of a table seen within a sliding window,
