@@ -147,6 +147,7 @@ func (sh *bfShard) checkOneToOneSampled(st *bfState, svc int, it *item, now time
 		c.FingerprintKeys = []string{st.Resource, st.Addr.String(), it.Key.Addr.String()}
 		emit.Emit(c)
 		it.Ep.open(t, int64(e.cfg.Mute))
+		it.Ep.fired(c.First.UnixNano(), count, max(float64(th.Min), floor), win, expected)
 		return
 	}
 }
@@ -188,4 +189,5 @@ func (sh *bfShard) checkManySampled(st *bfState, svc int, now time.Time, rate, k
 	c.FingerprintKeys = []string{st.Resource, st.Addr.String()}
 	emit.Emit(c)
 	ss.Ep.open(t, int64(e.cfg.Mute))
+	ss.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(float64(d.many.Min), floor), win, expected)
 }

@@ -386,6 +386,7 @@ func (sh *bfShard) checkOneToOne(st *bfState, svc int, it *item, now time.Time, 
 		c.FingerprintKeys = []string{st.Resource, st.Addr.String(), it.Key.Addr.String()}
 		emit.Emit(c)
 		it.Ep.open(t, int64(e.cfg.Mute))
+		it.Ep.fired(c.First.UnixNano(), sum, max(float64(w.th.Min), floor), w.th.Window, expected)
 		return
 	}
 }
@@ -408,9 +409,9 @@ func (sh *bfShard) closeOneToOne(st *bfState, svc int, it *item, emit detect.Emi
 	if len(recs) == 0 {
 		recs = []flowRec{it.Rec}
 	}
-	c := sh.bfCandidate(st, svc, sh.d.svcs[svc].oneToOne, []netip.Addr{it.Key.Addr}, recs, ep.First, ep.Last, ep.Count)
-	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Until - ep.Start)}, 0, 0)
-	c.Details["connections"] = strconv.FormatUint(ep.Count, 10)
+	c := sh.bfCandidate(st, svc, sh.d.svcs[svc].oneToOne, []netip.Addr{it.Key.Addr}, recs, ep.since(), ep.Last, ep.Count)
+	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Win)}, ep.Thr, ep.Exp)
+	c.Details["connections"] = strconv.FormatUint(ep.N0+ep.Count, 10)
 	c.Details["flows"] = strconv.FormatUint(uint64(ep.Flows), 10)
 	c.Details["sessions"] = strconv.FormatUint(uint64(it.Sessions), 10)
 	c.Details["summary"] = "true"
@@ -466,6 +467,7 @@ func (sh *bfShard) checkMany(st *bfState, svc int, now time.Time, emit detect.Em
 	c.FingerprintKeys = []string{st.Resource, st.Addr.String()}
 	emit.Emit(c)
 	ss.Ep.open(t, int64(e.cfg.Mute))
+	ss.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(float64(d.many.Min), floor), d.many.Window, expected)
 }
 
 // closeMany ends the service's ManyToOne / OneToMany episode.
@@ -480,10 +482,12 @@ func (sh *bfShard) closeMany(st *bfState, svc int, emit detect.Emitter) {
 	}
 	var peers []netip.Addr
 	var fallback *flowRec
+	// every peer of the episode, from the window that fired on
+	since := ep.since()
 	ss.Peers.each(func(_ int32, it *item) {
-		if it.Rec.End >= ep.First {
+		if it.Rec.End >= since {
 			peers = append(peers, it.Key.Addr)
-			if fallback == nil && it.Rec.End <= ep.Last {
+			if fallback == nil && it.Rec.End >= ep.First && it.Rec.End <= ep.Last {
 				fallback = &it.Rec
 			}
 		}
@@ -496,9 +500,10 @@ func (sh *bfShard) closeMany(st *bfState, svc int, emit detect.Emitter) {
 	if len(recs) == 0 {
 		return
 	}
-	c := sh.bfCandidate(st, svc, sh.d.svcs[svc].many, peers, recs, ep.First, ep.Last, ep.Count)
-	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Until - ep.Start)}, 0, 0)
+	c := sh.bfCandidate(st, svc, sh.d.svcs[svc].many, peers, recs, since, ep.Last, ep.Count)
+	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Win)}, ep.Thr, ep.Exp)
 	sh.manyDetails(&c, float64(len(peers)))
+	c.Details["connections"] = strconv.FormatUint(ep.N0+ep.Count, 10)
 	c.Details["summary"] = "true"
 	c.FingerprintKeys = []string{st.Resource, st.Addr.String()}
 	emit.Emit(c)
@@ -531,7 +536,10 @@ func (sh *bfShard) bfCandidate(st *bfState, svc int, typ string, peers []netip.A
 }
 
 func (sh *bfShard) thresholdDetails(c *alert.Candidate, th Threshold, threshold, expected float64) {
-	c.Details["window"] = formatDuration(th.Window)
+	c.Details["window"] = ""
+	if th.Window > 0 {
+		c.Details["window"] = formatDuration(th.Window)
+	}
 	c.Details["threshold"] = ""
 	if threshold > 0 {
 		c.Details["threshold"] = formatCount(threshold)

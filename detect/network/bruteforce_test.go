@@ -193,7 +193,10 @@ func TestBruteForceIncoming(t *testing.T) {
 				if !slices.Equal(c.FingerprintKeys, []string{resVM, vmIP}) {
 					t.Errorf("fingerprint %v", c.FingerprintKeys)
 				}
-				if s := cs[1]; s.Count != 11 || s.Details["attackers"] != "6" {
+				// the summary tells the whole episode: every attacker, the
+				// first time, the threshold and window that fired
+				if s := cs[1]; s.Count != 11 || s.Details["attackers"] != "30" || s.Details["connections"] != "60" ||
+					s.Details["threshold"] != "25" || s.Details["window"] != "30m" || s.Details["firstTime"] != c.Details["firstTime"] {
 					t.Errorf("summary count %d details %v", s.Count, s.Details)
 				}
 			},

@@ -78,7 +78,7 @@
 // SubscriptionID, First, Last, Time (= Last), Count (connections, sampling
 // scaled; flows for C2 and CryptoMining), an azure-resource and a host
 // entity for our side (role "victim" for incoming, "compromised" otherwise;
-// the host carries our address), an ip entity per remote address (up to 5;
+// the host carries our address), an ip entity per remote address (up to 100;
 // role "attacker", "victim" or "related") with country, ASN and the
 // intelligence sources naming it, and evidence: one row per flow record,
 // operation "TCP 203.0.113.5:51234 -> 10.0.0.4:22 3 pkts [S]", the remote

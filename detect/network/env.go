@@ -22,8 +22,13 @@ import (
 // has ended closes it first.
 const sweepEvery = time.Minute
 
-// maxListed is the most remote addresses a detail lists.
-const maxListed = 5
+// maxListed is the most remote addresses a detail lists; maxEntities the
+// most a candidate names as ip entities (every attacker of a botnet, up
+// to it).
+const (
+	maxListed   = 5
+	maxEntities = 100
+)
 
 const hourNs = int64(time.Hour)
 
@@ -235,11 +240,13 @@ func (e *env) candidate(typ string, o *owner, ourRole, remoteRole string, remote
 		},
 	}
 	var addrs, intel, countries []string
-	for _, a := range remotes {
-		if len(addrs) >= maxListed {
+	for i, a := range remotes {
+		if i >= maxEntities {
 			break
 		}
-		addrs = append(addrs, a.String())
+		if len(addrs) < maxListed {
+			addrs = append(addrs, a.String())
+		}
 		ent := alert.Entity{Type: alert.EntityIP, Role: remoteRole, Address: a.String(), Intel: intelStrings(e.lookup(a))}
 		if r := geo[a]; r != nil {
 			ent.Country, ent.ASN, ent.ASOrg = r.Country, r.ASN, r.ASOrg

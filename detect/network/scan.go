@@ -122,6 +122,7 @@ func (sh *bfShard) checkScanSampled(st *bfState, now time.Time, rate uint32, fro
 	c.Details["targets"] = formatCount(est)
 	emit.Emit(c)
 	sc.Ep.open(t, int64(e.cfg.Mute))
+	sc.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(float64(th.Min), floor), e.cfg.Sampling.window(th.Window, rate), expected)
 }
 
 func (sh *bfShard) checkScan(st *bfState, now time.Time, emit detect.Emitter) {
@@ -151,6 +152,7 @@ func (sh *bfShard) checkScan(st *bfState, now time.Time, emit detect.Emitter) {
 	c.Details["targets"] = formatCount(est)
 	emit.Emit(c)
 	sc.Ep.open(t, int64(e.cfg.Mute))
+	sc.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(float64(th.Min), floor), th.Window, expected)
 }
 
 func (sh *bfShard) closeScan(st *bfState, emit detect.Emitter) {
@@ -164,10 +166,11 @@ func (sh *bfShard) closeScan(st *bfState, emit detect.Emitter) {
 	}
 	var targets []target
 	var fallback *flowRec
+	since := ep.since()
 	sc.Targets.each(func(_ int32, it *item) {
-		if it.Rec.End >= ep.First {
+		if it.Rec.End >= since {
 			targets = append(targets, it.Key)
-			if fallback == nil && it.Rec.End <= ep.Last {
+			if fallback == nil && it.Rec.End >= ep.First && it.Rec.End <= ep.Last {
 				fallback = &it.Rec
 			}
 		}
@@ -179,8 +182,8 @@ func (sh *bfShard) closeScan(st *bfState, emit detect.Emitter) {
 	if len(recs) == 0 {
 		return
 	}
-	c := sh.scanCandidate(st, targets, recs, ep.First, ep.Last, ep.Count)
-	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Until - ep.Start)}, 0, 0)
+	c := sh.scanCandidate(st, targets, recs, since, ep.Last, ep.Count)
+	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Win)}, ep.Thr, ep.Exp)
 	c.Details["targets"] = strconv.Itoa(len(targets))
 	c.Details["summary"] = "true"
 	emit.Emit(c)
