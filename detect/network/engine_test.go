@@ -205,7 +205,23 @@ func benchIntel(b *testing.B) *intel.Index {
 // across iterations.
 func BenchmarkEngineFlows(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 9))
+	benchFlows(b, background(r, t0, 4096))
+}
+
+// BenchmarkEngineFlowsSampled is BenchmarkEngineFlows on the same traffic
+// exported 1-in-100: each record a sampled packet or two (see Sampling).
+func BenchmarkEngineFlowsSampled(b *testing.B) {
+	r := rand.New(rand.NewPCG(9, 9))
 	flows := background(r, t0, 4096)
+	for i := range flows {
+		f := &flows[i]
+		f.SamplingRate, f.Packets = 100, 1+uint64(r.IntN(2))
+		f.Bytes = f.Packets * 120
+	}
+	benchFlows(b, flows)
+}
+
+func benchFlows(b *testing.B, flows []event.Flow) {
 	dets := Detectors(testConfig(), estateAssets(), benchIntel(b))
 	e := detect.New(dets, detect.Options{Workers: 1})
 	defer e.Close()
