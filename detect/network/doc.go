@@ -105,9 +105,11 @@
 // intelligence sources naming it, and evidence: one row per flow record,
 // operation "TCP 203.0.113.5:51234 -> 10.0.0.4:22 3 pkts [S]", the remote
 // address as caller IP, our side as target, the classification and
-// sampling as result ("no answer", "refused", "short exchange", "sampled
-// connection, sampled 1-in-100"), the exporter as source. TenantID is left
-// to the caller (the Attributor names no tenant).
+// sampling as result ("no answer", "refused", "short exchange", "repeated
+// exchange", "sampled connection, sampled 1-in-100"), the exporter as
+// source; the country and network of the remote end come from the flows'
+// enrichment (enrich.EnrichFlow). TenantID is left to the caller (the
+// Attributor names no tenant).
 //
 // # Details
 //
