@@ -86,10 +86,23 @@ func (sh *bfShard) bruteForceSampled(st *bfState, svc int, f *event.Flow, peer n
 	}
 	if ss.Ep.active(t) {
 		ss.Ep.add(t, w)
-	} else if !wasCounted {
+	} else if !wasCounted && ss.throttle() {
 		// the distinct count can only have grown when this peer entered
 		sh.checkManySampled(st, svc, f.End, rate, kmax, emit)
 	}
+}
+
+// throttle reports whether a sampled distinct count is worth computing now
+// that one more peer entered the window: at once while the table is small,
+// else once per live/32 newcomers, so a huge botnet costs a bounded scan
+// per record (the crossing is seen a few newcomers late).
+func (ss *svcState) throttle() bool {
+	ss.newcomers++
+	if ss.newcomers <= uint32(ss.Peers.live/32) {
+		return false
+	}
+	ss.newcomers = 0
+	return true
 }
 
 // connK returns the sampled packets seen so far of the connection on port.

@@ -149,6 +149,9 @@ type svcState struct {
 	RateSlot int64
 	// Since is when the last episode ended: sampled windows start there.
 	Since int64
+	// newcomers counts peers new to the sampled window since the last
+	// distinct count (see throttle).
+	newcomers uint32
 }
 
 type bfShard struct {

@@ -25,6 +25,9 @@ type scanState struct {
 	RateSlot int64
 	// Since is when the last episode ended: sampled windows start there.
 	Since int64
+	// newcomers counts targets new to the sampled window since the last
+	// distinct count.
+	newcomers uint32
 }
 
 func (sh *bfShard) portScan(st *bfState, f *event.Flow, peer netip.Addr, t int64, emit detect.Emitter) {
@@ -89,7 +92,10 @@ func (sh *bfShard) portScan(st *bfState, f *event.Flow, peer netip.Addr, t int64
 	case !sampled(f):
 		sh.checkScan(st, f.End, emit)
 	case from >= 0:
-		sh.checkScanSampled(st, f.End, f.SamplingRate, from, emit)
+		if sc.newcomers++; sc.newcomers > uint32(tb.live/32) { // as svcState.throttle
+			sc.newcomers = 0
+			sh.checkScanSampled(st, f.End, f.SamplingRate, from, emit)
+		}
 	}
 }
 
