@@ -186,7 +186,7 @@ func (sh *intelShard) ProcessFlow(f *event.Flow, key uint64, emit detect.Emitter
 	if m&isUnrec != 0 && !opened {
 		sh.unrec(st, f, peer, t, out)
 	}
-	if m&(isPool|isStratum) != 0 {
+	if m&(isPool|isStratum) != 0 && opened { // a miner connects to its pool
 		sh.mining(st, f, peer, m, t, out)
 	}
 }

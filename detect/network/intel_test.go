@@ -303,6 +303,10 @@ func TestCryptoMining(t *testing.T) {
 			flows: attempts(t0, time.Minute, 10, vmIP, "203.0.113.77", 3333),
 		},
 		{
+			name:  "a listed pool's address connecting to our web server is not our resource mining",
+			flows: replies(t0, time.Minute, 10, vmIP, 443, poolAddr),
+		},
+		{
 			name:  "mining off",
 			cfg:   func(c *Config) { c.CryptoMining.Enabled = false },
 			flows: miner(poolAddr, 45700, 3),
