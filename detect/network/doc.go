@@ -20,8 +20,9 @@
 //     (ipsum score >= 3 by default) whose inbound traffic one of ours
 //     answered, one alert per resource and day, off above a volume
 //     (UnrecommendedIP);
-//   - CryptoMining: one of ours connecting (opening the connection) to a mining pool (listed, in the
-//     configuration, or a sustained connection to a stratum port).
+//   - CryptoMining: one of ours connecting to a mining pool (a connection
+//     it opens; listed, in the configuration, or a sustained connection to
+//     a stratum port).
 //
 // Each default and its source is documented on Config's fields.
 //
