@@ -131,11 +131,11 @@ func (sh *bfShard) checkOneToOneSampled(st *bfState, svc int, it *item, now time
 	ss := st.Svc[svc]
 	t := now.UnixNano()
 	for _, th := range []Threshold{d.o2o.Short, d.o2o.Long} {
-		win := e.cfg.Sampling.window(th.Window, rate)
+		win, need := e.cfg.Sampling.stretch(th, rate)
 		from := t - int64(win)
 		n, f1, f2, _ := it.connStats(from, kmax)
 		est := sampledEstimate(n, f1, f2, rate, e.cfg.SamplingConfidence, e.cfg.Sampling.MinRecords)
-		if est < float64(th.Min) {
+		if est < need {
 			continue
 		}
 		floor, expected := e.bound(ss.Attempts, now, win)
@@ -150,7 +150,7 @@ func (sh *bfShard) checkOneToOneSampled(st *bfState, svc int, it *item, now time
 		}
 		count := uint64(est + 0.5)
 		c := sh.bfCandidate(st, svc, d.svcs[svc].oneToOne, []netip.Addr{it.Key.Addr}, recs, max(it.First, from), t, count)
-		sh.thresholdDetails(&c, Threshold{Window: win, Min: th.Min}, max(float64(th.Min), floor), expected)
+		sh.thresholdDetails(&c, Threshold{Window: win, Min: th.Min}, max(need, floor), expected)
 		c.Details["connections"] = formatCount(est)
 		c.Details["flows"] = strconv.FormatUint(uint64(n), 10)
 		c.Details["sessions"] = strconv.FormatUint(uint64(it.Sessions), 10)
@@ -160,7 +160,7 @@ func (sh *bfShard) checkOneToOneSampled(st *bfState, svc int, it *item, now time
 		c.FingerprintKeys = []string{st.Resource, st.Addr.String(), it.Key.Addr.String()}
 		emit.Emit(c)
 		it.Ep.open(t, int64(e.cfg.Mute))
-		it.Ep.fired(c.First.UnixNano(), count, max(float64(th.Min), floor), win, expected)
+		it.Ep.fired(c.First.UnixNano(), count, max(need, floor), win, expected)
 		return
 	}
 }
@@ -172,11 +172,11 @@ func (sh *bfShard) checkManySampled(st *bfState, svc int, now time.Time, rate, k
 	d, e := sh.d, sh.d.env
 	ss := st.Svc[svc]
 	t := now.UnixNano()
-	win := e.cfg.Sampling.window(d.many.Window, rate)
+	win, need := e.cfg.Sampling.stretch(d.many, rate)
 	from := max(t-int64(win), ss.Since)
 	n, f1, f2 := ss.Peers.peerStats(from, kmax)
 	est := sampledEstimate(n, f1, f2, rate, e.cfg.SamplingConfidence, e.cfg.Sampling.MinRecords)
-	if est < float64(d.many.Min) {
+	if est < need {
 		return
 	}
 	floor, expected := e.bound(ss.Distinct, now, win)
@@ -197,10 +197,10 @@ func (sh *bfShard) checkManySampled(st *bfState, svc int, now time.Time, rate, k
 	sortAddrs(peers)
 	recs := ss.Recent.pick(e.cfg.MaxEvidence, func(r *flowRec) bool { return r.End >= from && r.End <= t })
 	c := sh.bfCandidate(st, svc, d.svcs[svc].many, peers, recs, first, t, max(attempts, uint64(n)))
-	sh.thresholdDetails(&c, Threshold{Window: win, Min: d.many.Min}, max(float64(d.many.Min), floor), expected)
+	sh.thresholdDetails(&c, Threshold{Window: win, Min: d.many.Min}, max(need, floor), expected)
 	sh.manyDetails(&c, est)
 	c.FingerprintKeys = []string{st.Resource, st.Addr.String()}
 	emit.Emit(c)
 	ss.Ep.open(t, int64(e.cfg.Mute))
-	ss.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(float64(d.many.Min), floor), win, expected)
+	ss.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(need, floor), win, expected)
 }

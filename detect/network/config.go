@@ -276,7 +276,7 @@ func DefaultConfig() Config {
 		Attempt: Attempt{MaxPackets: 20, MaxBytes: 5000, MaxDuration: 12 * time.Second,
 			Repeated: Bounds{MaxPackets: 40, MaxBytes: 8000, MaxDuration: 25 * time.Second}, RepeatTolerance: 0.2},
 		SamplingConfidence: 1.645,
-		Sampling:           Sampling{MinRecords: 5, PerRate: 18 * time.Second, MaxWindow: time.Hour},
+		Sampling:           Sampling{MinRecords: 5, PerRate: 18 * time.Second, MaxWindow: time.Hour, ScaleAfter: 30 * time.Minute},
 		Baseline:           Baseline{Enabled: true, MinZ: 4, MinWeeks: 3, Forget: 30 * 24 * time.Hour},
 		Mute:               time.Hour,
 		MaxPeers:           4096,
@@ -354,8 +354,8 @@ func (c *Config) Validate() error {
 	if !(c.SamplingConfidence >= 0 && c.SamplingConfidence <= 5) {
 		add("samplingConfidence must be within [0, 5], got %v", c.SamplingConfidence)
 	}
-	if s := c.Sampling; s.MinRecords < 1 || s.PerRate < 0 || s.MaxWindow < minWindow {
-		add("sampling: minRecords must be >= 1, perRate >= 0 and maxWindow >= %s", minWindow)
+	if s := c.Sampling; s.MinRecords < 1 || s.PerRate < 0 || s.MaxWindow < minWindow || s.ScaleAfter < minWindow {
+		add("sampling: minRecords must be >= 1, perRate >= 0, maxWindow and scaleAfter >= %s", minWindow)
 	}
 	if b := c.Baseline; b.Enabled {
 		if !(b.MinZ > 0 && b.MinZ < 100) {
@@ -472,7 +472,7 @@ func normalise(cfg Config) Config {
 	if !cfg.Attempt.valid() {
 		cfg.Attempt = def.Attempt
 	}
-	if s := cfg.Sampling; s.MinRecords < 1 || s.PerRate < 0 || s.MaxWindow < minWindow {
+	if s := cfg.Sampling; s.MinRecords < 1 || s.PerRate < 0 || s.MaxWindow < minWindow || s.ScaleAfter < minWindow {
 		cfg.Sampling = def.Sampling
 	}
 	b := &cfg.Baseline

@@ -62,7 +62,8 @@
 // approximation; SamplingConfidence); a decision needs at least
 // Sampling.MinRecords distinct connections or peers seen; and windows
 // stretch to N x 18 s (up to 1 h), since a 5-minute window holds too few
-// records at 1-in-100. Two sampled records at 1-in-100 prove nothing; ten
+// records at 1-in-100 (beyond 30 minutes a threshold keeps its rate: 60
+// attempts in an hour). Two sampled records at 1-in-100 prove nothing; ten
 // sampled connections of one peer in 30 minutes, nearly all of one packet,
 // estimate about 30.
 //

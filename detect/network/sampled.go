@@ -22,7 +22,11 @@ import (
 //   - a decision rests on at least MinRecords distinct connections or
 //     addresses seen;
 //   - every window is at least N x PerRate long, up to MaxWindow, since
-//     a short window at 1-in-100 holds too few records to decide on.
+//     a short window at 1-in-100 holds too few records to decide on; a
+//     window stretched beyond ScaleAfter has its threshold raised in
+//     proportion (the same rate), or ordinary repetition (a build agent's
+//     dozens of git fetches an hour) would cross a count meant for 30
+//     minutes.
 type Sampling struct {
 	// MinRecords is the fewest distinct sampled connections (OneToOne) or
 	// remote addresses and targets (the others) a decision needs. Default 5.
@@ -32,6 +36,10 @@ type Sampling struct {
 	PerRate time.Duration `yaml:"perRate"`
 	// MaxWindow bounds the stretched windows. Default 1h.
 	MaxWindow time.Duration `yaml:"maxWindow"`
+	// ScaleAfter is the longest window a threshold's count holds for
+	// unchanged: beyond it (and beyond the threshold's own window) the
+	// count grows with the window. Default 30m, the longest default window.
+	ScaleAfter time.Duration `yaml:"scaleAfter"`
 }
 
 // maxConns is the most sampled connections one target keeps: beyond it the
@@ -59,6 +67,18 @@ func (s *Sampling) window(w time.Duration, rate uint32) time.Duration {
 	}
 	stretched := min(time.Duration(rate)*s.PerRate, s.MaxWindow)
 	return max(w, stretched)
+}
+
+// stretch returns the window and the count of threshold th for records
+// sampled at 1-in-rate: the window stretched (see window), the count raised
+// in proportion to the part of it beyond max(th.Window, ScaleAfter).
+func (s *Sampling) stretch(th Threshold, rate uint32) (time.Duration, float64) {
+	win := s.window(th.Window, rate)
+	base := max(th.Window, s.ScaleAfter)
+	if win <= base || base <= 0 {
+		return win, float64(th.Min)
+	}
+	return win, float64(th.Min) * float64(win) / float64(base)
 }
 
 // maxAttemptPackets returns the most sampled packets a connection of at most

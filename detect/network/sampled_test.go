@@ -51,6 +51,28 @@ func TestSamplingWindow(t *testing.T) {
 	}
 }
 
+func TestSamplingStretch(t *testing.T) {
+	s := DefaultConfig().Sampling
+	tests := []struct {
+		th   Threshold
+		rate uint32
+		win  time.Duration
+		min  float64
+	}{
+		{Threshold{5 * time.Minute, 25}, 1, 5 * time.Minute, 25},
+		{Threshold{5 * time.Minute, 25}, 100, 30 * time.Minute, 25}, // stretched up to ScaleAfter: the count holds
+		{Threshold{30 * time.Minute, 30}, 100, 30 * time.Minute, 30},
+		{Threshold{5 * time.Minute, 25}, 1000, time.Hour, 50}, // beyond 30m: the same rate
+		{Threshold{30 * time.Minute, 30}, 1000, time.Hour, 60},
+		{Threshold{2 * time.Hour, 30}, 1000, 2 * time.Hour, 30},
+	}
+	for _, tc := range tests {
+		if win, min := s.stretch(tc.th, tc.rate); win != tc.win || min != tc.min {
+			t.Errorf("stretch(%v, %d) = %s, %v, want %s, %v", tc.th, tc.rate, win, min, tc.win, tc.min)
+		}
+	}
+}
+
 func TestSampledEstimate(t *testing.T) {
 	// below MinRecords nothing is decided, however large Chao1 would be
 	if got := sampledEstimate(4, 4, 0, 100, 1.645, 5); got != 0 {

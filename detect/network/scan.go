@@ -107,9 +107,10 @@ func (sh *bfShard) checkScanSampled(st *bfState, now time.Time, rate uint32, fro
 	t := now.UnixNano()
 	th := e.cfg.PortScanning.Targets
 	win := time.Duration(t - from)
+	stretched, need := e.cfg.Sampling.stretch(th, rate)
 	n, f1, f2 := sc.Targets.peerStats(from, math.MaxUint32)
 	est := sampledEstimate(n, f1, f2, rate, e.cfg.SamplingConfidence, e.cfg.Sampling.MinRecords)
-	if est < float64(th.Min) {
+	if est < need {
 		return
 	}
 	floor, expected := e.bound(sc.Distinct, now, win)
@@ -124,11 +125,11 @@ func (sh *bfShard) checkScanSampled(st *bfState, now time.Time, rate uint32, fro
 	})
 	recs := sc.Recent.pick(e.cfg.MaxEvidence, func(r *flowRec) bool { return r.End >= from && r.End <= t })
 	c := sh.scanCandidate(st, targets, recs, from, t, uint64(len(targets)))
-	sh.thresholdDetails(&c, Threshold{Window: e.cfg.Sampling.window(th.Window, rate), Min: th.Min}, max(float64(th.Min), floor), expected)
+	sh.thresholdDetails(&c, Threshold{Window: stretched, Min: th.Min}, max(need, floor), expected)
 	c.Details["targets"] = formatCount(est)
 	emit.Emit(c)
 	sc.Ep.open(t, int64(e.cfg.Mute))
-	sc.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(float64(th.Min), floor), e.cfg.Sampling.window(th.Window, rate), expected)
+	sc.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(need, floor), stretched, expected)
 }
 
 func (sh *bfShard) checkScan(st *bfState, now time.Time, emit detect.Emitter) {
