@@ -198,8 +198,22 @@ func TestRealPasswordGuessing(t *testing.T) {
 			want:  []string{TypeSSHIncomingOneToOne, TypeSSHIncomingOneToOne + "+"},
 		},
 		{
+			name:  "sampled 1-in-100: 36 rounds (396 failed logins) in 42 minutes",
+			flows: rounds(guess, guessClient, guessServer, 36, 70*time.Second, 100),
+			want:  []string{TypeSSHIncomingOneToOne, TypeSSHIncomingOneToOne + "+"},
+			check: func(t *testing.T, cs []alert.Candidate) {
+				if d := cs[0].Details; d["window"] != "30m" || d["sampling"] != "1-in-100" {
+					t.Errorf("details %v", d)
+				}
+			},
+		},
+		{
 			name:  "a real answered login, 30 times in 30 minutes from one address, is never an attempt",
 			flows: rounds(single, singleClient, singleServer, 30, time.Minute, 1),
+		},
+		{
+			name:  "nor sampled 1-in-10",
+			flows: rounds(single, singleClient, singleServer, 30, time.Minute, 10),
 		},
 	}
 	for _, tc := range tests {
