@@ -109,6 +109,7 @@ type svcJSON struct {
 	Rate     uint32         `json:"rate,omitempty"`
 	RateSlot int64          `json:"rateSlot,omitempty"`
 	Since    int64          `json:"since,omitempty"`
+	New      uint32         `json:"new,omitempty"`
 }
 
 type scanJSON struct {
@@ -119,6 +120,7 @@ type scanJSON struct {
 	Rate     uint32         `json:"rate,omitempty"`
 	RateSlot int64          `json:"rateSlot,omitempty"`
 	Since    int64          `json:"since,omitempty"`
+	New      uint32         `json:"new,omitempty"`
 }
 
 // Snapshot implements detect.Shard with encoding/json; keys are the
@@ -129,12 +131,12 @@ func (sh *bfShard) Snapshot(save func(key string, state []byte) error) error {
 		for i, ss := range st.Svc {
 			if ss != nil {
 				j.Svc[i] = &svcJSON{Peers: ss.Peers.toJSON(), Recent: ss.Recent, Attempts: ss.Attempts,
-					Distinct: ss.Distinct, Ep: ss.Ep, Rate: ss.Rate, RateSlot: ss.RateSlot, Since: ss.Since}
+					Distinct: ss.Distinct, Ep: ss.Ep, Rate: ss.Rate, RateSlot: ss.RateSlot, Since: ss.Since, New: ss.newcomers}
 			}
 		}
 		if sc := st.Scan; sc != nil {
 			j.Scan = &scanJSON{Targets: sc.Targets.toJSON(), Recent: sc.Recent, Distinct: sc.Distinct,
-				Ep: sc.Ep, Rate: sc.Rate, RateSlot: sc.RateSlot, Since: sc.Since}
+				Ep: sc.Ep, Rate: sc.Rate, RateSlot: sc.RateSlot, Since: sc.Since, New: sc.newcomers}
 		}
 		data, err := json.Marshal(&j)
 		if err != nil {
@@ -171,7 +173,7 @@ func (sh *bfShard) Restore(key string, state []byte) error {
 			return fmt.Errorf("state of key %s: service %d: %w", key, i, err)
 		}
 		ss := &svcState{Peers: tb, Recent: trimRing(sj.Recent, e.cfg.MaxEvidence), Attempts: sj.Attempts,
-			Distinct: sj.Distinct, Ep: sj.Ep, Rate: sj.Rate, RateSlot: sj.RateSlot, Since: sj.Since}
+			Distinct: sj.Distinct, Ep: sj.Ep, Rate: sj.Rate, RateSlot: sj.RateSlot, Since: sj.Since, newcomers: sj.New}
 		if e.cfg.Baseline.Enabled && (ss.Attempts == nil || ss.Distinct == nil) {
 			ss.Attempts, ss.Distinct = e.newRate(), e.newRate()
 		} else if !e.cfg.Baseline.Enabled {
@@ -185,7 +187,7 @@ func (sh *bfShard) Restore(key string, state []byte) error {
 			return fmt.Errorf("state of key %s: scan: %w", key, err)
 		}
 		sc := &scanState{Targets: tb, Recent: trimRing(sj.Recent, e.cfg.MaxEvidence), Distinct: sj.Distinct,
-			Ep: sj.Ep, Rate: sj.Rate, RateSlot: sj.RateSlot, Since: sj.Since}
+			Ep: sj.Ep, Rate: sj.Rate, RateSlot: sj.RateSlot, Since: sj.Since, newcomers: sj.New}
 		if !e.cfg.Baseline.Enabled {
 			sc.Distinct = nil
 		} else if sc.Distinct == nil {
