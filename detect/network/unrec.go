@@ -100,7 +100,7 @@ func (sh *intelShard) unrec(st *intelState, f *event.Flow, peer netip.Addr, t in
 func (sh *intelShard) closeUnrec(st *intelState, emit detect.Emitter) {
 	u := st.Unrec
 	st.Unrec = nil
-	if u == nil || u.Flows == 0 {
+	if u == nil || u.Flows == 0 || len(u.Peers) == 0 {
 		return
 	}
 	cfg := &sh.d.env.cfg.UnrecommendedIP
