@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-security/vigil/detect/keyvault"
 	"github.com/vigil-security/vigil/detect/kvbehaviour"
 	"github.com/vigil-security/vigil/detect/network"
+	"github.com/vigil-security/vigil/source/ipfix"
 	"github.com/vigil-security/vigil/tenancy"
 )
 
@@ -134,6 +135,10 @@ type Flows struct {
 	Listen string `yaml:"listen"`
 	// ReadBuffer is the socket receive buffer in bytes (0: the system's).
 	ReadBuffer int `yaml:"readBuffer"`
+	// AllowedExporters are exporter addresses or networks ("192.0.2.1",
+	// "192.0.2.0/24") that always get a session, however many (spoofed)
+	// exporters fill the table of 1,024; refusals are counted per source.
+	AllowedExporters []string `yaml:"allowedExporters"`
 }
 
 // Input is one directory to follow.
@@ -378,6 +383,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Server.validate()...)
+	if _, err := ipfix.ParseExporters(c.Server.Flows.AllowedExporters); err != nil {
+		errs = append(errs, fmt.Errorf("server.flows.allowedExporters: %w", err))
+	}
 	if err := c.Directory.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -112,6 +112,7 @@ func TestBadValuesRejected(t *testing.T) {
 		name, doc, want string
 	}{
 		{"listen without port", "server: {listen: localhost}", "server.listen must be host:port"},
+		{"exporter allow-list entry that is no address", "server: {flows: {allowedExporters: [192.0.2.1, router-1]}}", "server.flows.allowedExporters: exporter 2: \"router-1\" is not an address"},
 		{"empty data dir", "server: {dataDir: ''}", "server.dataDir is empty"},
 		{"input without path", "server: {inputs: [{pattern: '*.json'}]}", "server.inputs[0].path is empty"},
 		{"bad pattern", "server: {inputs: [{path: /x, pattern: '[a'}]}", "server.inputs[0].pattern"},

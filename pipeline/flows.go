@@ -32,6 +32,7 @@ func (p *Pipeline) AddFlow(f *event.Flow) error {
 		}
 	}
 	p.flows = append(p.flows, *f)
+	p.enricher.EnrichFlow(&p.flows[len(p.flows)-1], p.assets) // country, ASN and intel of the remote end
 	p.Counters.Flows.Add(1)
 	return nil
 }

@@ -175,7 +175,12 @@ func New(ctx context.Context, opts Options) (_ *Server, err error) {
 		}
 	}
 	if cfg.Server.Flows.Listen != "" {
+		allowed, err := ipfix.ParseExporters(cfg.Server.Flows.AllowedExporters)
+		if err != nil {
+			return nil, fmt.Errorf("server.flows.allowedExporters: %w", err)
+		}
 		if s.flows, err = ipfix.Listen(ipfix.ListenerOptions{Addr: cfg.Server.Flows.Listen, ReadBuffer: cfg.Server.Flows.ReadBuffer,
+			Decoder: ipfix.Options{AllowedExporters: allowed},
 			OnError: func(err error) { s.log.Debug("flow datagram", "err", err) }}); err != nil {
 			return nil, fmt.Errorf("flow collector: %w", err)
 		}

@@ -18,6 +18,7 @@ type frec struct {
 	sport, dport uint16
 	proto, flags uint8
 	pkts, bytes  uint64
+	reply        bool // the responder's direction: its SYN is a SYN-ACK
 }
 
 // ftuple is one flow-log tuple at one network interface.
@@ -55,7 +56,7 @@ func (e *FlowEstate) expandIPFIX(c *fconn, out []frec) []frec {
 	if c.rpkts > 0 {
 		rtt := min(dur, 1+dur/100) // the reply starts a moment later
 		out = segments(out, frec{start: c.t0 + rtt, src: b, dst: a, sport: bp, dport: ap, proto: c.proto, flags: c.rflags,
-			pkts: uint64(c.rpkts), bytes: c.rbytes}, dur-rtt)
+			pkts: uint64(c.rpkts), bytes: c.rbytes, reply: true}, dur-rtt)
 	}
 	return out
 }

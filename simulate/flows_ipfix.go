@@ -213,7 +213,8 @@ func (e *FlowEstate) records(emit func(r *frec) error) (int64, error) {
 // sampleRecord draws which of a record's packets 1-in-rate sampling
 // selects: how many, and the OR of their TCP flags. The packets that carry
 // SYN, FIN or RST are one each, sampled like any other, so a sampled
-// session shows its SYN only when that packet was selected.
+// session shows its SYN only when that packet was selected; every one of
+// them but the initiator's SYN also carries ACK (SYN-ACK, FIN-ACK, RST-ACK).
 func sampleRecord(r *rand.Rand, x *frec, rate uint32) (uint64, uint8) {
 	ctrl := uint64(bits.OnesCount8(x.flags & (tcpSYN | tcpFIN | tcpRST)))
 	if x.flags&(tcpACK|tcpPSH) == 0 || ctrl >= x.pkts { // only control packets: SYNs, resets, or UDP
@@ -228,6 +229,9 @@ func sampleRecord(r *rand.Rand, x *frec, rate uint32) (uint64, uint8) {
 		if x.flags&f != 0 && r.Uint32N(rate) == 0 {
 			n++
 			flags |= f
+			if f != tcpSYN || x.reply { // only the initiator's SYN carries no ACK
+				flags |= tcpACK
+			}
 		}
 	}
 	if d := sampleCount(r, x.pkts-ctrl, rate); d > 0 {

@@ -1,18 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/vigil-security/vigil/event"
+	"github.com/vigil-security/vigil/source/flowlog"
 	"github.com/vigil-security/vigil/source/ipfix"
 )
 
-// runFlows is `vigil flows`: decode NetFlow v5/v9 and IPFIX captures and
-// print the flows, as nfdump -r does.
+// runFlows is `vigil flows`: decode NetFlow v5/v9 and IPFIX captures, and
+// NSG and VNet flow logs, and print the flows, as nfdump -r does.
 func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("flows", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -23,9 +26,11 @@ func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: vigil flows [flags] FILE...\n\n"+
 			"Decodes NetFlow v5, NetFlow v9 and IPFIX from pcap or pcapng files (Ethernet, Linux\n"+
 			"cooked, loopback or raw IP; any UDP port) or raw datagram files (one UDP payload a file;\n"+
-			"- for standard input) and prints the flows. All files are one collector session,\n"+
-			"in order: templates from one file decode the data of the next. Datagrams that\n"+
-			"fail to decode are reported on stderr and make the exit status 1.\n\nFlags:")
+			"- for standard input), and Azure NSG (v1, v2) and VNet (v4) flow logs (JSON, gzip or\n"+
+			"not; one flow a tuple), told by content, and prints the flows. All capture files are\n"+
+			"one collector session, in order: templates from one file decode the data of the next.\n"+
+			"Datagrams that fail to decode and malformed flow-log records or tuples are reported\n"+
+			"on stderr (with their file and line) and make the exit status 1.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -56,12 +61,10 @@ func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	for _, name := range fs.Args() {
-		if name == "-" {
-			err = r.Read("-", stdin, emit)
-		} else {
-			err = r.ReadFile(name, emit)
-		}
-		if err != nil {
+		if err = readFlowInput(name, stdin, r, emit, func(e error) {
+			bad++
+			fmt.Fprintf(stderr, "vigil flows: %v\n", e)
+		}); err != nil {
 			break
 		}
 	}
@@ -83,9 +86,47 @@ func runFlows(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case bad == 1:
-		return errors.New("1 datagram could not be decoded")
+		return errors.New("1 datagram or flow-log record could not be decoded")
 	case bad > 1:
-		return fmt.Errorf("%d datagrams could not be decoded", bad)
+		return fmt.Errorf("%d datagrams or flow-log records could not be decoded", bad)
 	}
 	return nil
+}
+
+// readFlowInput reads one input of `vigil flows`: an NSG or VNet flow log
+// (told by content) tuple by tuple, anything else through the capture and
+// datagram reader r. Malformed flow-log records and tuples go to bad and
+// reading goes on; an input that cannot be read to its end is an error.
+func readFlowInput(name string, stdin io.Reader, r *ipfix.FileReader, emit func(*event.Flow), bad func(error)) error {
+	var src io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		src = f
+	}
+	br := bufio.NewReaderSize(src, sniffLen)
+	prefix, _ := br.Peek(sniffLen)
+	if sniff(prefix) != kindFlowLog {
+		if name == "-" {
+			return r.Read("-", br, emit)
+		}
+		return r.ReadFile(name, emit)
+	}
+	fr, err := flowlog.NewReader(br, name, flowlog.Options{OnError: func(e *flowlog.RecordError) { bad(e) }})
+	if err != nil {
+		return err
+	}
+	var f event.Flow
+	for {
+		switch err := fr.Next(&f); {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+		emit(&f)
+	}
 }

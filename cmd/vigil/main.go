@@ -31,7 +31,7 @@ func commands() []command {
 		{"serve", "run the service: API, dashboard, push endpoint, file inputs, detection", runServe},
 		{"token", "create, list and revoke API tokens", runToken},
 		{"detect", "read Azure log files, print alerts (JSON lines or a table)", runDetect},
-		{"flows", "decode NetFlow/IPFIX pcap or datagram files, print the flows", runFlows},
+		{"flows", "decode NetFlow/IPFIX captures or datagram files and NSG/VNet flow logs, print the flows", runFlows},
 		{"simulate", "write a realistic labelled estate (Key Vault and Activity Log) or a Key Vault load", runSimulate},
 		{"version", "print the version", runVersion},
 	}

@@ -57,7 +57,7 @@ func (sh *bfShard) sweep(st *bfState, wm time.Time, emit detect.Emitter) bool {
 			if it.Ep.due(now) {
 				sh.closeOneToOne(st, i, it, emit)
 			}
-			if !keep && !it.Ep.active(now) && now-it.Last > d.stale {
+			if !keep && !it.Ep.active(now) && now-it.Last > d.staleAfter(it) {
 				ss.Peers.remove(j)
 			}
 		})
@@ -70,7 +70,7 @@ func (sh *bfShard) sweep(st *bfState, wm time.Time, emit detect.Emitter) bool {
 		}
 		keep := sc.Ep.active(now)
 		sc.Targets.each(func(j int32, it *item) {
-			if !keep && now-it.Last > d.stale {
+			if !keep && now-it.Last > d.staleAfter(it) {
 				sc.Targets.remove(j)
 			}
 		})
@@ -108,6 +108,8 @@ type svcJSON struct {
 	Ep       episode        `json:"ep"`
 	Rate     uint32         `json:"rate,omitempty"`
 	RateSlot int64          `json:"rateSlot,omitempty"`
+	Since    int64          `json:"since,omitempty"`
+	New      uint32         `json:"new,omitempty"`
 }
 
 type scanJSON struct {
@@ -117,6 +119,8 @@ type scanJSON struct {
 	Ep       episode        `json:"ep"`
 	Rate     uint32         `json:"rate,omitempty"`
 	RateSlot int64          `json:"rateSlot,omitempty"`
+	Since    int64          `json:"since,omitempty"`
+	New      uint32         `json:"new,omitempty"`
 }
 
 // Snapshot implements detect.Shard with encoding/json; keys are the
@@ -127,12 +131,12 @@ func (sh *bfShard) Snapshot(save func(key string, state []byte) error) error {
 		for i, ss := range st.Svc {
 			if ss != nil {
 				j.Svc[i] = &svcJSON{Peers: ss.Peers.toJSON(), Recent: ss.Recent, Attempts: ss.Attempts,
-					Distinct: ss.Distinct, Ep: ss.Ep, Rate: ss.Rate, RateSlot: ss.RateSlot}
+					Distinct: ss.Distinct, Ep: ss.Ep, Rate: ss.Rate, RateSlot: ss.RateSlot, Since: ss.Since, New: ss.newcomers}
 			}
 		}
 		if sc := st.Scan; sc != nil {
 			j.Scan = &scanJSON{Targets: sc.Targets.toJSON(), Recent: sc.Recent, Distinct: sc.Distinct,
-				Ep: sc.Ep, Rate: sc.Rate, RateSlot: sc.RateSlot}
+				Ep: sc.Ep, Rate: sc.Rate, RateSlot: sc.RateSlot, Since: sc.Since, New: sc.newcomers}
 		}
 		data, err := json.Marshal(&j)
 		if err != nil {
@@ -169,7 +173,7 @@ func (sh *bfShard) Restore(key string, state []byte) error {
 			return fmt.Errorf("state of key %s: service %d: %w", key, i, err)
 		}
 		ss := &svcState{Peers: tb, Recent: trimRing(sj.Recent, e.cfg.MaxEvidence), Attempts: sj.Attempts,
-			Distinct: sj.Distinct, Ep: sj.Ep, Rate: sj.Rate, RateSlot: sj.RateSlot}
+			Distinct: sj.Distinct, Ep: sj.Ep, Rate: sj.Rate, RateSlot: sj.RateSlot, Since: sj.Since, newcomers: sj.New}
 		if e.cfg.Baseline.Enabled && (ss.Attempts == nil || ss.Distinct == nil) {
 			ss.Attempts, ss.Distinct = e.newRate(), e.newRate()
 		} else if !e.cfg.Baseline.Enabled {
@@ -183,7 +187,7 @@ func (sh *bfShard) Restore(key string, state []byte) error {
 			return fmt.Errorf("state of key %s: scan: %w", key, err)
 		}
 		sc := &scanState{Targets: tb, Recent: trimRing(sj.Recent, e.cfg.MaxEvidence), Distinct: sj.Distinct,
-			Ep: sj.Ep, Rate: sj.Rate, RateSlot: sj.RateSlot}
+			Ep: sj.Ep, Rate: sj.Rate, RateSlot: sj.RateSlot, Since: sj.Since, newcomers: sj.New}
 		if !e.cfg.Baseline.Enabled {
 			sc.Distinct = nil
 		} else if sc.Distinct == nil {

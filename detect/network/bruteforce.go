@@ -45,8 +45,9 @@ type bruteForce struct {
 	many Threshold
 	// bucket widths (ns) of the OneToOne, many and port-scan windows
 	shortW, longW, manyW, scanW int64
-	// stale is how long a target is kept after its last record.
-	stale int64
+	// stale is how long a target is kept after its last record; sstale
+	// the same for a target with sampled connections (windows stretch).
+	stale, sstale int64
 }
 
 func newBruteForce(e *env, dir direction) *bruteForce {
@@ -71,6 +72,7 @@ func newBruteForce(e *env, dir direction) *bruteForce {
 	d.manyW = int64(d.many.Window / nb)
 	d.scanW = int64(c.PortScanning.Targets.Window / nb)
 	d.stale = int64(max(d.o2o.Short.Window, d.o2o.Long.Window, d.many.Window, c.PortScanning.Targets.Window))
+	d.sstale = max(d.stale, int64(c.Sampling.MaxWindow))
 	return d
 }
 
@@ -145,6 +147,11 @@ type svcState struct {
 	// Rate is the latest sampling rate seen, RateSlot its distinct slot.
 	Rate     uint32
 	RateSlot int64
+	// Since is when the last episode ended: sampled windows start there.
+	Since int64
+	// newcomers counts peers new to the sampled window since the last
+	// distinct count (see throttle).
+	newcomers uint32
 }
 
 type bfShard struct {
@@ -152,6 +159,8 @@ type bfShard struct {
 	states    map[uint64]*bfState
 	n         local
 	nextSweep int64
+	// kRate and kMax cache maxAttemptPackets for the latest sampling rate.
+	kRate, kMax uint32
 }
 
 // ProcessFlow implements detect.FlowShard.
@@ -223,15 +232,15 @@ func (sh *bfShard) state(key uint64, our netip.Addr, res, sub string) *bfState {
 
 func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Addr, t int64, emit detect.Emitter) {
 	d, e := sh.d, sh.d.env
+	if sampled(f) {
+		sh.bruteForceSampled(st, svc, f, peer, t, emit)
+		return
+	}
 	cls, why := e.cfg.Attempt.classify(f)
 	if cls == classNone {
 		return
 	}
-	ss := st.Svc[svc]
-	if ss == nil {
-		ss = &svcState{Attempts: e.newRate(), Distinct: e.newRate()}
-		st.Svc[svc] = ss
-	}
+	ss := sh.svc(st, svc)
 	tb := &ss.Peers
 	k := target{Addr: peer}
 	it := tb.get(k)
@@ -239,7 +248,7 @@ func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Ad
 		if it.Ep.due(t) {
 			sh.closeOneToOne(st, svc, it, emit)
 		}
-		if !it.Ep.active(t) && t-it.Last > d.stale {
+		if !it.Ep.active(t) && t-it.Last > d.staleAfter(it) {
 			tb.d.remove(it)
 			*it = item{Key: k}
 		}
@@ -263,6 +272,16 @@ func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Ad
 		return
 	}
 	w := weight(f)
+	if cls == classRepeat {
+		if w = sh.repeated(it, f, t); w == 0 {
+			return
+		}
+		if w == 2 { // the peer's previous connection counts too, as a record of its own
+			it.Short.add(t/d.shortW, 1)
+			it.Long.add(t/d.longW, 1)
+			w = 1
+		}
+	}
 	it.Short.add(t/d.shortW, w)
 	it.Long.add(t/d.longW, w)
 	tb.d.touch(it, t/d.manyW, uint32(min(f.Packets, 1<<31)))
@@ -291,6 +310,44 @@ func (sh *bfShard) bruteForce(st *bfState, svc int, f *event.Flow, peer netip.Ad
 	} else {
 		sh.checkMany(st, svc, f.End, emit)
 	}
+}
+
+// repeated counts a connection within Attempt.Repeated's bounds: 0 when it
+// does not repeat the shape of the peer's previous such connection within
+// the long window; else 1, or 2 when the previous one was not counted yet
+// (both are attempts).
+func (sh *bfShard) repeated(it *item, f *event.Flow, t int64) uint32 {
+	a := &sh.d.env.cfg.Attempt
+	p, b := uint32(min(f.Packets, 1<<31)), uint32(min(f.Bytes, 1<<31))
+	w := uint32(0)
+	if it.RepT != 0 && t-it.RepT <= int64(sh.d.o2o.Long.Window) &&
+		similar(uint64(it.RepP), uint64(it.RepB), uint64(p), uint64(b), a.RepeatTolerance) {
+		w = 1
+		if !it.RepN {
+			w = 2
+		}
+	}
+	it.RepP, it.RepB, it.RepT, it.RepN = p, b, t, w > 0
+	return w
+}
+
+// svc returns the state of a service of our address, made when missing.
+func (sh *bfShard) svc(st *bfState, svc int) *svcState {
+	ss := st.Svc[svc]
+	if ss == nil {
+		e := sh.d.env
+		ss = &svcState{Attempts: e.newRate(), Distinct: e.newRate()}
+		st.Svc[svc] = ss
+	}
+	return ss
+}
+
+// staleAfter is how long it is kept after its last record.
+func (d *bruteForce) staleAfter(it *item) int64 {
+	if len(it.Conns) > 0 {
+		return d.sstale
+	}
+	return d.stale
 }
 
 // checkOneToOne fires when either window of the pair reaches its threshold.
@@ -332,6 +389,7 @@ func (sh *bfShard) checkOneToOne(st *bfState, svc int, it *item, now time.Time, 
 		c.FingerprintKeys = []string{st.Resource, st.Addr.String(), it.Key.Addr.String()}
 		emit.Emit(c)
 		it.Ep.open(t, int64(e.cfg.Mute))
+		it.Ep.fired(c.First.UnixNano(), sum, max(float64(w.th.Min), floor), w.th.Window, expected)
 		return
 	}
 }
@@ -343,6 +401,7 @@ func (sh *bfShard) closeOneToOne(st *bfState, svc int, it *item, emit detect.Emi
 	it.Ep = episode{}
 	it.Short.reset()
 	it.Long.reset()
+	it.Conns = it.Conns[:0]
 	if ep.Flows == 0 {
 		return
 	}
@@ -353,9 +412,9 @@ func (sh *bfShard) closeOneToOne(st *bfState, svc int, it *item, emit detect.Emi
 	if len(recs) == 0 {
 		recs = []flowRec{it.Rec}
 	}
-	c := sh.bfCandidate(st, svc, sh.d.svcs[svc].oneToOne, []netip.Addr{it.Key.Addr}, recs, ep.First, ep.Last, ep.Count)
-	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Until - ep.Start)}, 0, 0)
-	c.Details["connections"] = strconv.FormatUint(ep.Count, 10)
+	c := sh.bfCandidate(st, svc, sh.d.svcs[svc].oneToOne, []netip.Addr{it.Key.Addr}, recs, ep.since(), ep.Last, ep.Count)
+	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Win)}, ep.Thr, ep.Exp)
+	c.Details["connections"] = strconv.FormatUint(ep.N0+ep.Count, 10)
 	c.Details["flows"] = strconv.FormatUint(uint64(ep.Flows), 10)
 	c.Details["sessions"] = strconv.FormatUint(uint64(it.Sessions), 10)
 	c.Details["summary"] = "true"
@@ -411,6 +470,7 @@ func (sh *bfShard) checkMany(st *bfState, svc int, now time.Time, emit detect.Em
 	c.FingerprintKeys = []string{st.Resource, st.Addr.String()}
 	emit.Emit(c)
 	ss.Ep.open(t, int64(e.cfg.Mute))
+	ss.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(float64(d.many.Min), floor), d.many.Window, expected)
 }
 
 // closeMany ends the service's ManyToOne / OneToMany episode.
@@ -419,15 +479,18 @@ func (sh *bfShard) closeMany(st *bfState, svc int, emit detect.Emitter) {
 	ep := ss.Ep
 	ss.Ep = episode{}
 	ss.Peers.resetDistinct()
+	ss.Since = ep.Until
 	if ep.Flows == 0 {
 		return
 	}
 	var peers []netip.Addr
 	var fallback *flowRec
+	// every peer of the episode, from the window that fired on
+	since := ep.since()
 	ss.Peers.each(func(_ int32, it *item) {
-		if it.Rec.End >= ep.First {
+		if it.Rec.End >= since {
 			peers = append(peers, it.Key.Addr)
-			if fallback == nil && it.Rec.End <= ep.Last {
+			if fallback == nil && it.Rec.End >= ep.First && it.Rec.End <= ep.Last {
 				fallback = &it.Rec
 			}
 		}
@@ -440,9 +503,10 @@ func (sh *bfShard) closeMany(st *bfState, svc int, emit detect.Emitter) {
 	if len(recs) == 0 {
 		return
 	}
-	c := sh.bfCandidate(st, svc, sh.d.svcs[svc].many, peers, recs, ep.First, ep.Last, ep.Count)
-	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Until - ep.Start)}, 0, 0)
+	c := sh.bfCandidate(st, svc, sh.d.svcs[svc].many, peers, recs, since, ep.Last, ep.Count)
+	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Win)}, ep.Thr, ep.Exp)
 	sh.manyDetails(&c, float64(len(peers)))
+	c.Details["connections"] = strconv.FormatUint(ep.N0+ep.Count, 10)
 	c.Details["summary"] = "true"
 	c.FingerprintKeys = []string{st.Resource, st.Addr.String()}
 	emit.Emit(c)
@@ -475,7 +539,10 @@ func (sh *bfShard) bfCandidate(st *bfState, svc int, typ string, peers []netip.A
 }
 
 func (sh *bfShard) thresholdDetails(c *alert.Candidate, th Threshold, threshold, expected float64) {
-	c.Details["window"] = formatDuration(th.Window)
+	c.Details["window"] = ""
+	if th.Window > 0 {
+		c.Details["window"] = formatDuration(th.Window)
+	}
 	c.Details["threshold"] = ""
 	if threshold > 0 {
 		c.Details["threshold"] = formatCount(threshold)

@@ -23,7 +23,8 @@ func TestCandidatesRenderInTheCatalogue(t *testing.T) {
 	}
 	e := detect.New(estateDetectors(t), detect.Options{Workers: 1, Lateness: detect.DefaultLateness})
 	defer e.Close()
-	got := runEngine(e, estateStream(4), 1000)
+	// and a web server answering a blocklisted client (unrecommended address)
+	got := runEngine(e, merge(estateStream(4), replies(t0, time.Hour, 3, vm(3), 443, attacker)), 1000)
 	seen := map[string]bool{}
 	for _, c := range got {
 		entry, ok := alert.Lookup(c.Type)
@@ -45,6 +46,9 @@ func TestCandidatesRenderInTheCatalogue(t *testing.T) {
 			}
 		}
 		seen[c.Type+c.Details["summary"]] = true
+	}
+	if !seen[TypeUnrecommendedIP] {
+		t.Errorf("no %s candidate rendered", TypeUnrecommendedIP)
 	}
 	if len(seen) < 8 {
 		t.Errorf("only %d kinds of candidate rendered: %v", len(seen), seen)

@@ -45,6 +45,14 @@ func TestValidate(t *testing.T) {
 		{"bad category", func(c *Config) { c.C2.Categories = []string{"evil"} }, `"evil" is not a category`},
 		{"pools", func(c *Config) { c.CryptoMining.Pools = []string{"pool.example"} }, "cryptoMining.pools[0]"},
 		{"stratum", func(c *Config) { c.CryptoMining.MinStratumFlows = 0 }, "minStratumFlows"},
+		{"repeated tighter than the short exchange", func(c *Config) { c.Attempt.Repeated.MaxPackets = 10 }, "attempt:"},
+		{"repeat tolerance", func(c *Config) { c.Attempt.RepeatTolerance = 1 }, "attempt:"},
+		{"sampling records", func(c *Config) { c.Sampling.MinRecords = 0 }, "sampling:"},
+		{"sampling window", func(c *Config) { c.Sampling.MaxWindow = time.Second }, "sampling:"},
+		{"sampling scale", func(c *Config) { c.Sampling.ScaleAfter = 0 }, "sampling:"},
+		{"unrecommended categories", func(c *Config) { c.UnrecommendedIP.Categories = nil }, "unrecommendedIp.categories is empty"},
+		{"unrecommended volume", func(c *Config) { c.UnrecommendedIP.MaxFlows = -1 }, "unrecommendedIp:"},
+		{"unrecommended window", func(c *Config) { c.UnrecommendedIP.Window = 0 }, "unrecommendedIp:"},
 	}
 	for _, tc := range tests {
 		cfg := DefaultConfig()
@@ -97,7 +105,7 @@ func TestDetectorsSet(t *testing.T) {
 	if got := names(Detectors(cfg, assets(), nil)); !slices.Equal(got, []string{NameInbound, NameOutbound, NameIntel}) {
 		t.Errorf("default: %v", got)
 	}
-	cfg.Incoming.Enabled, cfg.C2.Enabled, cfg.CryptoMining.Enabled = false, false, false
+	cfg.Incoming.Enabled, cfg.C2.Enabled, cfg.CryptoMining.Enabled, cfg.UnrecommendedIP.Enabled = false, false, false, false
 	if got := names(Detectors(cfg, assets(), nil)); !slices.Equal(got, []string{NameOutbound}) {
 		t.Errorf("all off: %v (the outbound detector stays for the counters)", got)
 	}

@@ -140,8 +140,28 @@ func TestEngineSameOutputWhateverTheWorkers(t *testing.T) {
 	}
 }
 
+// sampledEstateStream is estateStream exported 1-in-10 (every record kept,
+// its packets a tenth), with a web server answering a blocklisted client
+// all day: state of every kind (sampled connections, episodes, the
+// unrecommended-address window) crosses the snapshot.
+func sampledEstateStream(seed uint64) []event.Flow {
+	fs := estateStream(seed)
+	for i := range fs {
+		fs[i].SamplingRate = 10
+		fs[i].Packets = max(1, fs[i].Packets/10)
+	}
+	fs = append(fs, replies(t0, 20*time.Minute, 9, vm(3), 443, attacker)...)
+	sortFlows(fs)
+	return fs
+}
+
 func TestEngineSnapshotRestore(t *testing.T) {
-	flows := estateStream(2)
+	for name, flows := range map[string][]event.Flow{"unsampled": estateStream(2), "sampled": sampledEstateStream(2)} {
+		t.Run(name, func(t *testing.T) { snapshotRestore(t, flows) })
+	}
+}
+
+func snapshotRestore(t *testing.T, flows []event.Flow) {
 	whole := detect.New(estateDetectors(t), detect.Options{Workers: 3, Lateness: detect.DefaultLateness})
 	want := runEngine(whole, flows, 700)
 	whole.Close()
@@ -170,6 +190,9 @@ func TestEngineSnapshotRestore(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("restored into %d workers: %d candidates, want %d", after, len(got), len(want))
 		}
+	}
+	if len(want) < 5 {
+		t.Errorf("only %d candidates: the stream exercises little state", len(want))
 	}
 }
 
@@ -205,7 +228,23 @@ func benchIntel(b *testing.B) *intel.Index {
 // across iterations.
 func BenchmarkEngineFlows(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 9))
+	benchFlows(b, background(r, t0, 4096))
+}
+
+// BenchmarkEngineFlowsSampled is BenchmarkEngineFlows on the same traffic
+// exported 1-in-100: each record a sampled packet or two (see Sampling).
+func BenchmarkEngineFlowsSampled(b *testing.B) {
+	r := rand.New(rand.NewPCG(9, 9))
 	flows := background(r, t0, 4096)
+	for i := range flows {
+		f := &flows[i]
+		f.SamplingRate, f.Packets = 100, 1+uint64(r.IntN(2))
+		f.Bytes = f.Packets * 120
+	}
+	benchFlows(b, flows)
+}
+
+func benchFlows(b *testing.B, flows []event.Flow) {
 	dets := Detectors(testConfig(), estateAssets(), benchIntel(b))
 	e := detect.New(dets, detect.Options{Workers: 1, Lateness: detect.DefaultLateness})
 	defer e.Close()

@@ -22,8 +22,13 @@ import (
 // has ended closes it first.
 const sweepEvery = time.Minute
 
-// maxListed is the most remote addresses a detail lists.
-const maxListed = 5
+// maxListed is the most remote addresses a detail lists; maxEntities the
+// most a candidate names as ip entities (every attacker of a botnet, up
+// to it).
+const (
+	maxListed   = 5
+	maxEntities = 100
+)
 
 const hourNs = int64(time.Hour)
 
@@ -112,17 +117,21 @@ type Stats struct {
 	Overflow uint64
 	// Candidates is how many candidates the detectors emitted.
 	Candidates uint64
+	// UnrecommendedOverVolume counts windows of an address of ours that
+	// answered more than UnrecommendedIP.MaxFlows flows from listed
+	// addresses, so raised no alert.
+	UnrecommendedOverVolume uint64
 }
 
 type counters struct {
-	flows, outgoing, incoming, unattributed, trusted, internal, overflow, candidates atomic.Uint64
+	flows, outgoing, incoming, unattributed, trusted, internal, overflow, candidates, unrecOver atomic.Uint64
 }
 
 // local is a shard's share of the counters, flushed on Advance so the hot
 // path touches no shared cache line.
 type local struct {
-	flows, outgoing, incoming, unattributed, trusted, internal, overflow uint64
-	out                                                                  counting
+	flows, outgoing, incoming, unattributed, trusted, internal, overflow, unrecOver uint64
+	out                                                                             counting
 }
 
 // to returns the shard's counting emitter, pointed at emit.
@@ -136,7 +145,8 @@ func (l *local) flush(c *counters) {
 		n *uint64
 		c *atomic.Uint64
 	}{{&l.flows, &c.flows}, {&l.outgoing, &c.outgoing}, {&l.incoming, &c.incoming}, {&l.unattributed, &c.unattributed},
-		{&l.trusted, &c.trusted}, {&l.internal, &c.internal}, {&l.overflow, &c.overflow}, {&l.out.n, &c.candidates}} {
+		{&l.trusted, &c.trusted}, {&l.internal, &c.internal}, {&l.overflow, &c.overflow}, {&l.out.n, &c.candidates},
+		{&l.unrecOver, &c.unrecOver}} {
 		if *p.n != 0 {
 			p.c.Add(*p.n)
 			*p.n = 0
@@ -169,7 +179,7 @@ func StatsOf(dets []detect.Detector) Stats {
 			return Stats{
 				Flows: c.flows.Load(), Outgoing: c.outgoing.Load(), Incoming: c.incoming.Load(),
 				Unattributed: c.unattributed.Load(), Trusted: c.trusted.Load(), Internal: c.internal.Load(),
-				Overflow: c.overflow.Load(), Candidates: c.candidates.Load(),
+				Overflow: c.overflow.Load(), Candidates: c.candidates.Load(), UnrecommendedOverVolume: c.unrecOver.Load(),
 			}
 		}
 	}
@@ -230,11 +240,13 @@ func (e *env) candidate(typ string, o *owner, ourRole, remoteRole string, remote
 		},
 	}
 	var addrs, intel, countries []string
-	for _, a := range remotes {
-		if len(addrs) >= maxListed {
+	for i, a := range remotes {
+		if i >= maxEntities {
 			break
 		}
-		addrs = append(addrs, a.String())
+		if len(addrs) < maxListed {
+			addrs = append(addrs, a.String())
+		}
 		ent := alert.Entity{Type: alert.EntityIP, Role: remoteRole, Address: a.String(), Intel: intelStrings(e.lookup(a))}
 		if r := geo[a]; r != nil {
 			ent.Country, ent.ASN, ent.ASOrg = r.Country, r.ASN, r.ASOrg

@@ -35,6 +35,9 @@ const (
 	classAttempt
 	// classSession: an established session (a login that worked, or use).
 	classSession
+	// classRepeat: a connection within Attempt.Repeated's bounds, an
+	// attempt when it repeats the peer's previous one.
+	classRepeat
 )
 
 // reason says why a record is an attempt or a session (evidence "result").
@@ -47,9 +50,10 @@ const (
 	reasonShort           // a full connection within Attempt's bounds
 	reasonSampled         // a sampled connection start
 	reasonSession         // larger than an attempt
+	reasonRepeated        // one of near-identical connections from one peer
 )
 
-var reasonText = [...]string{"", "no answer", "refused", "short exchange", "sampled connection", "session"}
+var reasonText = [...]string{"", "no answer", "refused", "short exchange", "sampled connection", "session", "repeated exchange"}
 
 // sampled reports whether the record comes from packet sampling.
 func sampled(f *event.Flow) bool { return f.SamplingRate > 1 }
@@ -64,29 +68,15 @@ func weight(f *event.Flow) uint32 { return max(f.SamplingRate, 1) }
 // without ACK is a failed attempt; a record with TCP flags but no SYN is a
 // later record of a long connection (exporters split them on their active
 // timeout) and starts nothing; otherwise a connection within Attempt's
-// bounds is an attempt (a password tried and refused) and a larger one a
-// session. Without TCP flags (NSG flow logs, some exporters) only the size
-// decides.
+// bounds is an attempt (a password tried and refused), one within
+// Attempt.Repeated's an attempt if it repeats the peer's previous one
+// (classRepeat: the caller decides), and a larger one a session. Without
+// TCP flags (NSG flow logs, some exporters) only the size decides.
 //
-// Sampled records see a packet now and then: a sampled SYN is one
-// connection start (an attempt, weighing N), as is, without TCP flags, a
-// record of a single sampled packet; a record of two or more sampled
-// packets without SYN comes from a connection carrying about 2N packets or
-// more, a session. Sampling cannot tell an answered short login from a
-// refused one: every sampled connection start counts.
+// Sampled records are not classified here: see Sampling and
+// bruteForceSampled.
 func (a *Attempt) classify(f *event.Flow) (class, reason) {
 	fl := f.TCPFlags
-	if sampled(f) {
-		switch {
-		case fl != 0 && fl&flagSYN != 0:
-			return classAttempt, reasonSampled
-		case f.Packets >= 2:
-			return classSession, reasonSession
-		case fl == 0:
-			return classAttempt, reasonSampled
-		}
-		return classNone, reasonNone
-	}
 	if fl != 0 {
 		switch {
 		case fl&flagRST != 0 && fl&flagPSH == 0:
@@ -97,10 +87,33 @@ func (a *Attempt) classify(f *event.Flow) (class, reason) {
 			return classNone, reasonNone
 		}
 	}
-	if f.Packets <= a.MaxPackets && f.Bytes <= a.MaxBytes && f.End.Sub(f.Start) <= a.MaxDuration {
+	d := f.End.Sub(f.Start)
+	if f.Packets <= a.MaxPackets && f.Bytes <= a.MaxBytes && d <= a.MaxDuration {
 		return classAttempt, reasonShort
 	}
+	if r := &a.Repeated; f.Packets <= r.MaxPackets && f.Bytes <= r.MaxBytes && d <= r.MaxDuration {
+		return classRepeat, reasonRepeated
+	}
 	return classSession, reasonSession
+}
+
+// valid reports whether the bounds are usable: positive, the repeated
+// ones no tighter, the tolerance within [0, 1).
+func (a *Attempt) valid() bool {
+	r := &a.Repeated
+	return a.MaxPackets >= 1 && a.MaxBytes >= 1 && a.MaxDuration > 0 &&
+		r.MaxPackets >= a.MaxPackets && r.MaxBytes >= a.MaxBytes && r.MaxDuration >= a.MaxDuration &&
+		a.RepeatTolerance >= 0 && a.RepeatTolerance < 1
+}
+
+// similar reports whether two connections' packets and bytes are within
+// tol of each other (relative to the larger).
+func similar(p0, b0, p1, b1 uint64, tol float64) bool {
+	near := func(x, y uint64) bool {
+		hi, lo := max(x, y), min(x, y)
+		return float64(hi-lo) <= tol*float64(hi)
+	}
+	return near(p0, p1) && near(b0, b1)
 }
 
 // failedInitiation reports whether a record from our side is a TCP
@@ -115,6 +128,29 @@ func failedInitiation(f *event.Flow) bool {
 		return fl&flagSYN != 0 && fl&flagACK == 0
 	}
 	return !sampled(f) && f.Packets <= 3 && f.SrcPort >= 1024 && f.DstPort < f.SrcPort
+}
+
+// initiated reports whether a record from our side belongs to a connection
+// our side opened (not a reply of one of our listening ports): TCP with SYN
+// and no ACK is our SYN; a bare reset is a reply; otherwise the ports tell,
+// as in a client's connection its port is the ephemeral one, above the
+// service port it calls (1024 or more and higher than the remote port).
+// Flows without ports (ICMP) are ours. A connection to a remote port above
+// our ephemeral one reads as a reply: a rare miss, never a false alarm.
+func initiated(f *event.Flow) bool {
+	if f.Protocol == protoTCP {
+		fl := f.TCPFlags
+		switch {
+		case fl&flagSYN != 0 && fl&flagACK == 0:
+			return true
+		case fl&flagRST != 0 && fl&(flagSYN|flagPSH) == 0:
+			return false
+		}
+	}
+	if f.SrcPort == 0 && f.DstPort == 0 {
+		return f.Protocol != protoTCP && f.Protocol != protoUDP
+	}
+	return f.SrcPort >= 1024 && f.SrcPort > f.DstPort
 }
 
 // sends reports whether a record from our side to a remote address carries

@@ -25,24 +25,40 @@ func TestClassify(t *testing.T) {
 		{"SYN and RST: refused", at(dt.SYN|dt.RST, dt.Size(2, 100)), classAttempt, reasonRefused},
 		{"RST with ACK, no payload", at(dt.RST | dt.ACK), classAttempt, reasonRefused},
 		{"short login exchange", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(14, 2600), dt.Lasting(4*time.Second)), classAttempt, reasonShort},
-		{"too many packets: session", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(21, 2600)), classSession, reasonSession},
-		{"too many bytes: session", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(14, 5001)), classSession, reasonSession},
-		{"too long: session", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(14, 2600), dt.Lasting(13*time.Second)), classSession, reasonSession},
+		{"more packets than a short exchange: a repeat candidate", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(21, 2600)), classRepeat, reasonRepeated},
+		{"more bytes: a repeat candidate", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(14, 5001)), classRepeat, reasonRepeated},
+		{"longer: a repeat candidate", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(14, 2600), dt.Lasting(13*time.Second)), classRepeat, reasonRepeated},
+		{"too many packets: session", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(41, 2600)), classSession, reasonSession},
+		{"too many bytes: session", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(14, 8001)), classSession, reasonSession},
+		{"too long: session", at(dt.SYN|dt.ACK|dt.PSH|dt.FIN, dt.Size(14, 2600), dt.Lasting(26*time.Second)), classSession, reasonSession},
 		{"reset after payload: by size", at(dt.SYN|dt.ACK|dt.PSH|dt.RST, dt.Size(14, 2600)), classAttempt, reasonShort},
 		{"later record of a long connection", at(dt.ACK|dt.PSH, dt.Size(400, 90000)), classNone, reasonNone},
 		{"no flags, small", at(0, dt.Size(10, 1900)), classAttempt, reasonShort},
 		{"no flags, large", at(0, dt.Size(300, 90000)), classSession, reasonSession},
-		{"sampled SYN", at(dt.SYN, dt.Size(1, 60), dt.Sampled(100)), classAttempt, reasonSampled},
-		{"sampled SYN-ACK-PSH of 2 packets: still a start", at(dt.SYN|dt.ACK|dt.PSH, dt.Size(2, 400), dt.Sampled(100)), classAttempt, reasonSampled},
-		{"sampled, no SYN, one packet", at(dt.ACK, dt.Size(1, 52), dt.Sampled(100)), classNone, reasonNone},
-		{"sampled, no SYN, five packets", at(dt.ACK|dt.PSH, dt.Size(5, 4000), dt.Sampled(100)), classSession, reasonSession},
-		{"sampled, no flags, one packet", at(0, dt.Size(1, 60), dt.Sampled(100)), classAttempt, reasonSampled},
-		{"sampled, no flags, two packets", at(0, dt.Size(2, 120), dt.Sampled(100)), classSession, reasonSession},
+		{"no flags, a repeat candidate", at(0, dt.Size(26, 4249), dt.Lasting(10*time.Second)), classRepeat, reasonRepeated},
 	}
 	for _, tc := range tests {
 		cls, why := a.classify(&tc.f)
 		if cls != tc.cls || why != tc.why {
 			t.Errorf("%s: class %d reason %d, want %d %d", tc.name, cls, why, tc.cls, tc.why)
+		}
+	}
+}
+
+func TestSimilar(t *testing.T) {
+	tests := []struct {
+		p0, b0, p1, b1 uint64
+		want           bool
+	}{
+		{22, 3737, 26, 4249, true},  // sshguess.pcap's neighbours: 15% and 12% apart
+		{22, 3737, 22, 3737, true},  // identical
+		{22, 3737, 30, 3737, false}, // 27% more packets
+		{22, 3737, 22, 5000, false}, // 25% more bytes
+		{0, 0, 0, 0, true},
+	}
+	for _, tc := range tests {
+		if got := similar(tc.p0, tc.b0, tc.p1, tc.b1, 0.2); got != tc.want {
+			t.Errorf("similar(%d, %d, %d, %d) = %v, want %v", tc.p0, tc.b0, tc.p1, tc.b1, got, tc.want)
 		}
 	}
 }

@@ -19,8 +19,43 @@ import (
 // error or restored into a state the detector can keep using; it never
 // panics.
 func FuzzRestore(f *testing.F) {
-	// Seeds: real states of every detector after half the estate stream.
-	flows := estateStream(5)
+	// Seeds: real states of every detector after half the estate stream,
+	// unsampled and sampled.
+	for _, flows := range [][]event.Flow{estateStream(5), sampledEstateStream(5)} {
+		fuzzSeeds(f, flows)
+	}
+	f.Add(NameInbound, "1", []byte(`{"v":1}`))
+	f.Add(NameIntel, "x", []byte(`{}`))
+	dets := map[string]detect.Detector{}
+	for _, d := range Detectors(testConfig(), estateAssets(), testIntel(f)) {
+		dets[d.Name()] = d
+	}
+	probe := merge(attempts(t0.Add(2*time.Hour), time.Second, 30, attacker, vm(5), 22),
+		beacons(t0.Add(2*time.Hour), time.Minute, 3, vm(13), c2Addr, 443),
+		attempts(t0.Add(2*time.Hour), time.Second, 30, attacker, vm(5), 22, dt.Sampled(100)),
+		replies(t0.Add(2*time.Hour), time.Minute, 3, vm(3), 443, attacker))
+	f.Fuzz(func(t *testing.T, name, key string, state []byte) {
+		d, ok := dets[name]
+		if !ok {
+			return
+		}
+		sh := d.NewShard().(detect.FlowShard)
+		if err := sh.Restore(key, state); err != nil {
+			return
+		}
+		fd := d.(detect.FlowDetector)
+		for i := range probe {
+			if k, ok := fd.FlowKey(&probe[i]); ok {
+				sh.ProcessFlow(&probe[i], k, discard{})
+			}
+		}
+		sh.Advance(t0.Add(100*time.Hour), discard{})
+		_ = sh.Snapshot(func(string, []byte) error { return nil })
+	})
+}
+
+// fuzzSeeds adds the largest states of every detector after half of flows.
+func fuzzSeeds(f *testing.F, flows []event.Flow) {
 	for _, d := range Detectors(testConfig(), estateAssets(), testIntel(f)) {
 		sh := d.NewShard()
 		fd := d.(detect.FlowDetector)
@@ -42,32 +77,6 @@ func FuzzRestore(f *testing.F) {
 			f.Add(d.Name(), s[0], []byte(s[1]))
 		}
 	}
-	f.Add(NameInbound, "1", []byte(`{"v":1}`))
-	f.Add(NameIntel, "x", []byte(`{}`))
-	dets := map[string]detect.Detector{}
-	for _, d := range Detectors(testConfig(), estateAssets(), testIntel(f)) {
-		dets[d.Name()] = d
-	}
-	probe := merge(attempts(t0.Add(2*time.Hour), time.Second, 30, attacker, vm(5), 22),
-		beacons(t0.Add(2*time.Hour), time.Minute, 3, vm(13), c2Addr, 443))
-	f.Fuzz(func(t *testing.T, name, key string, state []byte) {
-		d, ok := dets[name]
-		if !ok {
-			return
-		}
-		sh := d.NewShard().(detect.FlowShard)
-		if err := sh.Restore(key, state); err != nil {
-			return
-		}
-		fd := d.(detect.FlowDetector)
-		for i := range probe {
-			if k, ok := fd.FlowKey(&probe[i]); ok {
-				sh.ProcessFlow(&probe[i], k, discard{})
-			}
-		}
-		sh.Advance(t0.Add(100*time.Hour), discard{})
-		_ = sh.Snapshot(func(string, []byte) error { return nil })
-	})
 }
 
 type discard struct{}

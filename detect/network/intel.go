@@ -18,13 +18,14 @@ import (
 // named by intelligence (C2, mining pool), in Pools, or on a stratum port,
 // keyed by our (source) address.
 type intelDetector struct {
-	env *env
-	c2  bool
-	min bool // crypto mining
+	env   *env
+	c2    bool
+	min   bool // crypto mining
+	unrec bool // traffic from unrecommended addresses
 }
 
 func newIntelDetector(e *env) *intelDetector {
-	return &intelDetector{env: e, c2: e.cfg.C2.Enabled, min: e.cfg.CryptoMining.Enabled}
+	return &intelDetector{env: e, c2: e.cfg.C2.Enabled, min: e.cfg.CryptoMining.Enabled, unrec: e.cfg.UnrecommendedIP.Enabled}
 }
 
 func (d *intelDetector) envOf() *env { return d.env }
@@ -43,6 +44,7 @@ const (
 	isC2 = 1 << iota
 	isPool
 	isStratum
+	isUnrec
 )
 
 // match says what the destination of f is for this detector, looking its
@@ -53,6 +55,9 @@ func (d *intelDetector) match(f *event.Flow) (m int, hits []event.IntelHit) {
 	cfg := &d.env.cfg
 	if d.c2 && matchHits(hits, cfg.C2.Categories, cfg.C2.MinScore) {
 		m |= isC2
+	}
+	if d.unrec && matchHits(hits, cfg.UnrecommendedIP.Categories, cfg.UnrecommendedIP.MinScore) {
+		m |= isUnrec
 	}
 	if d.min {
 		if matchHits(hits, cfg.CryptoMining.Categories, 0) || (d.env.pools != nil && d.env.pools.Lookup(dst)) {
@@ -104,6 +109,9 @@ type intelState struct {
 	C2 []c2Peer `json:"c2,omitempty"`
 	// Mining is the crypto-mining episode and what it saw.
 	Mining miningState `json:"mining"`
+	// Unrec is the current window of traffic answered to unrecommended
+	// addresses.
+	Unrec *unrecState `json:"unrec,omitempty"`
 }
 
 type c2Peer struct {
@@ -171,10 +179,14 @@ func (sh *intelShard) ProcessFlow(f *event.Flow, key uint64, emit detect.Emitter
 	t := f.End.UnixNano()
 	st.Last = max(st.Last, t)
 	out := sh.n.to(emit)
-	if m&isC2 != 0 {
+	opened := initiated(f)
+	if m&isC2 != 0 && opened {
 		sh.c2(st, f, peer, t, out)
 	}
-	if m&(isPool|isStratum) != 0 {
+	if m&isUnrec != 0 && !opened {
+		sh.unrec(st, f, peer, t, out)
+	}
+	if m&(isPool|isStratum) != 0 && opened { // a miner connects to its pool
 		sh.mining(st, f, peer, m, t, out)
 	}
 }
@@ -380,7 +392,10 @@ func (sh *intelShard) Advance(wm time.Time, emit detect.Emitter) {
 			sh.closeMining(st, out)
 		}
 		st.Mining.Stratum = slices.DeleteFunc(st.Mining.Stratum, func(p poolSeen) bool { return now-p.First > window })
-		if len(st.C2) == 0 && st.Mining.Ep.Until == 0 && len(st.Mining.Stratum) == 0 {
+		if u := st.Unrec; u != nil && now >= u.Until {
+			sh.closeUnrec(st, out)
+		}
+		if len(st.C2) == 0 && st.Mining.Ep.Until == 0 && len(st.Mining.Stratum) == 0 && st.Unrec == nil {
 			delete(sh.states, key)
 		}
 	}
@@ -419,7 +434,8 @@ func (sh *intelShard) Restore(key string, state []byte) error {
 		return fmt.Errorf("state of key %s: %w", key, err)
 	}
 	e := sh.d.env
-	if len(j.C2) > e.cfg.MaxPeers || len(j.Mining.Pools) > maxPools || len(j.Mining.Stratum) > maxPools {
+	if len(j.C2) > e.cfg.MaxPeers || len(j.Mining.Pools) > maxPools || len(j.Mining.Stratum) > maxPools ||
+		(j.Unrec != nil && len(j.Unrec.Peers) > e.cfg.MaxPeers) {
 		return fmt.Errorf("state of key %s: %w", key, errTooMany)
 	}
 	j.Mining.Recent = trimRing(j.Mining.Recent, e.cfg.MaxEvidence)

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -22,6 +23,11 @@ type scanState struct {
 	Ep       episode
 	Rate     uint32
 	RateSlot int64
+	// Since is when the last episode ended: sampled windows start there.
+	Since int64
+	// newcomers counts targets new to the sampled window since the last
+	// distinct count.
+	newcomers uint32
 }
 
 func (sh *bfShard) portScan(st *bfState, f *event.Flow, peer netip.Addr, t int64, emit detect.Emitter) {
@@ -34,7 +40,7 @@ func (sh *bfShard) portScan(st *bfState, f *event.Flow, peer netip.Addr, t int64
 	tb := &sc.Targets
 	k := target{Addr: peer, Port: f.DstPort}
 	it := tb.get(k)
-	if it != nil && t-it.Last > d.stale {
+	if it != nil && t-it.Last > d.staleAfter(it) {
 		tb.d.remove(it)
 		*it = item{Key: k}
 	}
@@ -50,9 +56,16 @@ func (sh *bfShard) portScan(st *bfState, f *event.Flow, peer netip.Addr, t int64
 	}
 	it.Last = max(it.Last, t)
 	s := t / d.scanW
-	tb.d.touch(it, s, uint32(min(f.Packets, 1<<31)))
+	from := int64(0) // start of the sampled window of a sampled record
 	if sampled(f) {
 		sc.Rate, sc.RateSlot = f.SamplingRate, s
+		from = max(t-int64(e.cfg.Sampling.window(e.cfg.PortScanning.Targets.Window, f.SamplingRate)), sc.Since)
+		if it.packetsSince(from, math.MaxUint32) > 0 {
+			from = -1 // the target was counted already: the estimate cannot grow
+		}
+		it.addConn(f.SrcPort, uint32(min(max(f.Packets, 1), 1<<31)), t, d.sstale)
+	} else {
+		tb.d.touch(it, s, uint32(min(f.Packets, 1<<31)))
 	}
 	why := reasonNoAnswer
 	if f.TCPFlags&flagRST != 0 {
@@ -75,7 +88,48 @@ func (sh *bfShard) portScan(st *bfState, f *event.Flow, peer netip.Addr, t int64
 		sc.Ep.add(t, weight(f))
 		return
 	}
-	sh.checkScan(st, f.End, emit)
+	switch {
+	case !sampled(f):
+		sh.checkScan(st, f.End, emit)
+	case from >= 0:
+		if sc.newcomers++; sc.newcomers > uint32(tb.live/32) { // as svcState.throttle
+			sc.newcomers = 0
+			sh.checkScanSampled(st, f.End, f.SamplingRate, from, emit)
+		}
+	}
+}
+
+// checkScanSampled fires when the targets estimated from sampled records
+// since from reach the threshold (see Sampling).
+func (sh *bfShard) checkScanSampled(st *bfState, now time.Time, rate uint32, from int64, emit detect.Emitter) {
+	e := sh.d.env
+	sc := st.Scan
+	t := now.UnixNano()
+	th := e.cfg.PortScanning.Targets
+	win := time.Duration(t - from)
+	stretched, need := e.cfg.Sampling.stretch(th, rate)
+	n, f1, f2 := sc.Targets.peerStats(from, math.MaxUint32)
+	est := sampledEstimate(n, f1, f2, rate, e.cfg.SamplingConfidence, e.cfg.Sampling.MinRecords)
+	if est < need {
+		return
+	}
+	floor, expected := e.bound(sc.Distinct, now, win)
+	if est < floor {
+		return
+	}
+	var targets []target
+	sc.Targets.each(func(_ int32, it *item) {
+		if it.packetsSince(from, math.MaxUint32) > 0 {
+			targets = append(targets, it.Key)
+		}
+	})
+	recs := sc.Recent.pick(e.cfg.MaxEvidence, func(r *flowRec) bool { return r.End >= from && r.End <= t })
+	c := sh.scanCandidate(st, targets, recs, from, t, uint64(len(targets)))
+	sh.thresholdDetails(&c, Threshold{Window: stretched, Min: th.Min}, max(need, floor), expected)
+	c.Details["targets"] = formatCount(est)
+	emit.Emit(c)
+	sc.Ep.open(t, int64(e.cfg.Mute))
+	sc.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(need, floor), stretched, expected)
 }
 
 func (sh *bfShard) checkScan(st *bfState, now time.Time, emit detect.Emitter) {
@@ -105,6 +159,7 @@ func (sh *bfShard) checkScan(st *bfState, now time.Time, emit detect.Emitter) {
 	c.Details["targets"] = formatCount(est)
 	emit.Emit(c)
 	sc.Ep.open(t, int64(e.cfg.Mute))
+	sc.Ep.fired(c.First.UnixNano(), uint64(c.Count), max(float64(th.Min), floor), th.Window, expected)
 }
 
 func (sh *bfShard) closeScan(st *bfState, emit detect.Emitter) {
@@ -112,15 +167,17 @@ func (sh *bfShard) closeScan(st *bfState, emit detect.Emitter) {
 	ep := sc.Ep
 	sc.Ep = episode{}
 	sc.Targets.resetDistinct()
+	sc.Since = ep.Until
 	if ep.Flows == 0 {
 		return
 	}
 	var targets []target
 	var fallback *flowRec
+	since := ep.since()
 	sc.Targets.each(func(_ int32, it *item) {
-		if it.Rec.End >= ep.First {
+		if it.Rec.End >= since {
 			targets = append(targets, it.Key)
-			if fallback == nil && it.Rec.End <= ep.Last {
+			if fallback == nil && it.Rec.End >= ep.First && it.Rec.End <= ep.Last {
 				fallback = &it.Rec
 			}
 		}
@@ -132,8 +189,8 @@ func (sh *bfShard) closeScan(st *bfState, emit detect.Emitter) {
 	if len(recs) == 0 {
 		return
 	}
-	c := sh.scanCandidate(st, targets, recs, ep.First, ep.Last, ep.Count)
-	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Until - ep.Start)}, 0, 0)
+	c := sh.scanCandidate(st, targets, recs, since, ep.Last, ep.Count)
+	sh.thresholdDetails(&c, Threshold{Window: time.Duration(ep.Win)}, ep.Thr, ep.Exp)
 	c.Details["targets"] = strconv.Itoa(len(targets))
 	c.Details["summary"] = "true"
 	emit.Emit(c)

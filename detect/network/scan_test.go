@@ -40,7 +40,8 @@ func TestPortScanning(t *testing.T) {
 				if !slices.Equal(c.FingerprintKeys, []string{resVM, vmIP}) || c.Entities[0].Role != "compromised" {
 					t.Errorf("fingerprint %v entities %+v", c.FingerprintKeys, c.Entities)
 				}
-				if s := cs[1]; s.Details["targets"] != "15" || s.Count != 15 {
+				if s := cs[1]; s.Details["targets"] != "40" || s.Count != 15 || s.Details["threshold"] != "25" ||
+					s.Details["window"] != "5m" || s.Details["firstTime"] != c.Details["firstTime"] {
 					t.Errorf("summary %d %v", s.Count, s.Details)
 				}
 			},

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // nb is the number of buckets of every sliding window: a window slides by a
@@ -122,6 +123,15 @@ type item struct {
 	Ep episode `json:"ep"`
 	// Rec is the latest attempt, kept as evidence.
 	Rec flowRec `json:"r"`
+	// Conns are the target's sampled connections (sampled records only).
+	Conns []sconn `json:"cn,omitempty"`
+	// RepP and RepB are the packets and bytes of the target's latest
+	// connection within Attempt.Repeated's bounds, RepT when it ended and
+	// RepN whether it was counted (unsampled records only).
+	RepP uint32 `json:"rp,omitempty"`
+	RepB uint32 `json:"rb,omitempty"`
+	RepT int64  `json:"rt,omitempty"`
+	RepN bool   `json:"rn,omitempty"`
 }
 
 // dring counts the distinct targets of a table seen within a sliding window,
@@ -309,6 +319,9 @@ func fromJSON(j tableJSON, max int) (table, error) {
 		if !it.Key.Addr.IsValid() {
 			return t, errBadTarget
 		}
+		if len(it.Conns) > maxConns {
+			return t, errTooMany
+		}
 		if t.get(it.Key) != nil {
 			return t, errDuplicate
 		}
@@ -333,9 +346,31 @@ type episode struct {
 	Flows uint32 `json:"n,omitempty"`
 	First int64  `json:"f,omitempty"`
 	Last  int64  `json:"l,omitempty"`
+	// What fired (brute force and port scanning), so the summary tells the
+	// whole episode: the first record of the window that fired, its count,
+	// and the threshold, window and expected count crossed.
+	From int64   `json:"fr,omitempty"`
+	N0   uint64  `json:"n0,omitempty"`
+	Thr  float64 `json:"th,omitempty"`
+	Win  int64   `json:"w,omitempty"`
+	Exp  float64 `json:"x,omitempty"`
 }
 
 func (e *episode) open(now int64, mute int64) { *e = episode{Start: now, Until: now + mute} }
+
+// fired records what opened the episode (after open).
+func (e *episode) fired(from int64, count uint64, thr float64, win time.Duration, expected float64) {
+	e.From, e.N0, e.Thr, e.Win, e.Exp = from, count, thr, int64(win), expected
+}
+
+// since is the start of the episode's story: the first record of the
+// window that fired, or its first activity.
+func (e *episode) since() int64 {
+	if e.From != 0 {
+		return min(e.From, e.First)
+	}
+	return e.First
+}
 
 func (e *episode) active(now int64) bool { return e.Until != 0 && now < e.Until }
 

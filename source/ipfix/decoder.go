@@ -26,8 +26,14 @@ const (
 type Options struct {
 	// MaxExporters caps the sessions (exporter address + observation
 	// domain / source ID + protocol version). Datagrams of a new session
-	// beyond it are dropped and counted in Stats.DroppedExporters.
+	// beyond it are dropped and counted in Stats.DroppedExporters and per
+	// source address (Decoder.Refusals), until sessions expire
+	// (SessionTimeout): spoofed datagrams can fill the table.
 	MaxExporters int
+	// AllowedExporters are the exporters (addresses or networks) that
+	// always get a session: theirs do not count against MaxExporters and
+	// are never refused (up to MaxExporters more of them).
+	AllowedExporters []netip.Prefix
 	// MaxTemplates caps the templates of one session; further templates
 	// are refused and counted in Stats.DroppedTemplates.
 	MaxTemplates int
@@ -138,6 +144,7 @@ type session struct {
 	sysInitMs int64     // IPFIX systemInitTimeMilliseconds, 0 unknown
 	rate      uint32    // sampling rate from options records, 0 unknown
 	fallback  uint32    // configured rate, 0 unknown
+	allowed   bool      // on the allow-list: not counted against MaxExporters
 	samplers  map[uint64]uint32
 	pending   []pendingSet
 }
@@ -162,8 +169,13 @@ type Decoder struct {
 	tplMemory   int
 	pendingSize int
 	totals      Stats
-	flow        event.Flow
-	specs       []spec // scratch for template parsing
+	// others counts the sessions not on the allow-list (those MaxExporters
+	// caps); refused and refusedOther the refusals per source.
+	others       int
+	refused      map[netip.Addr]uint64
+	refusedOther uint64
+	flow         event.Flow
+	specs        []spec // scratch for template parsing
 }
 
 // NewDecoder returns a decoder with the given limits.
@@ -221,11 +233,18 @@ func (d *Decoder) session(addr netip.Addr, domain uint32, version uint16, nowNs 
 	k := sessionKey{addr: addr, domain: domain, version: version}
 	s := d.sessions[k]
 	if s == nil {
-		if len(d.sessions) >= d.opts.MaxExporters {
-			st.DroppedExporters++
+		allowed := len(d.opts.AllowedExporters) > 0 && d.allowed(addr)
+		switch {
+		case allowed && len(d.sessions)-d.others >= d.opts.MaxExporters:
+			d.refuse(addr, st) // the allow-list's own pool is full: a network too wide
 			return nil
+		case !allowed && d.others >= d.opts.MaxExporters:
+			d.refuse(addr, st)
+			return nil
+		case !allowed:
+			d.others++
 		}
-		s = &session{key: k, templates: make(map[uint16]*template)}
+		s = &session{key: k, templates: make(map[uint16]*template), allowed: allowed}
 		s.fallback = d.opts.Sampling[addr]
 		if s.fallback == 0 {
 			s.fallback = d.opts.DefaultSampling
@@ -440,6 +459,9 @@ func (d *Decoder) Expire(now time.Time) Stats {
 			st.DroppedSets += uint64(len(s.pending))
 			d.dropPending(s)
 			delete(d.sessions, k)
+			if !s.allowed {
+				d.others--
+			}
 			st.Expired++
 			continue
 		}

@@ -2,6 +2,7 @@ package ipfix
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -46,7 +47,25 @@ func AppendJSON(dst []byte, f *event.Flow) []byte {
 	dst = f.Exporter.AppendTo(dst)
 	dst = append(dst, `","observationDomain":`...)
 	dst = strconv.AppendUint(dst, uint64(f.ObservationDomain), 10)
+	if f.Decision != 0 { // a flow log's tuple: its verdict, state, rule and resource
+		dst = append(dst, `,"decision":`...)
+		dst = appendJSONString(dst, string(rune(f.Decision)))
+		if f.State != 0 {
+			dst = append(dst, `,"state":`...)
+			dst = appendJSONString(dst, string(rune(f.State)))
+		}
+		dst = append(dst, `,"rule":`...)
+		dst = appendJSONString(dst, f.Rule)
+		dst = append(dst, `,"resource":`...)
+		dst = appendJSONString(dst, f.Resource)
+	}
 	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(dst, b...)
 }
 
 // protoName is the name nfdump prints for common IP protocols.

@@ -142,3 +142,20 @@ func FuzzPcap(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseExporters: any allow-list entry is parsed into a prefix or
+// refused with an error, never a panic; what parses contains its address.
+func FuzzParseExporters(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "198.51.100.0/24", "2001:db8::/32", "::ffff:192.0.2.9", "fe80::1%eth0", "router-1", "", "10.0.0.0/33"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := ParseExporters([]string{s})
+		if err != nil {
+			return
+		}
+		if len(ps) != 1 || !ps[0].IsValid() || ps[0] != ps[0].Masked() {
+			t.Fatalf("%q: %v", s, ps)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,11 @@ type ListenerStats struct {
 	Exporters   int    // sessions held by the decoder
 	Templates   int    // templates held by the decoder
 	Decoder     Stats  // the decoder's totals
+	// Refusals are the datagrams the exporter table refused per source
+	// (Decoder.Refusals), RefusedOther those of further sources; updated
+	// every ExpireEvery.
+	Refusals     []Refusal
+	RefusedOther uint64
 }
 
 // packet is one datagram on its way to the decoder.
@@ -86,10 +92,12 @@ type Listener struct {
 	countsDrops                      bool // the kernel reports its drops
 	started                          atomic.Bool
 
-	mu        sync.Mutex // guards the copies below
-	totals    Stats
-	exporters int
-	templates int
+	mu           sync.Mutex // guards the copies below
+	totals       Stats
+	refusals     []Refusal
+	refusedOther uint64
+	exporters    int
+	templates    int
 }
 
 // Listen opens the socket.
@@ -239,6 +247,10 @@ func (l *Listener) decodeLoop(emit func(*event.Flow)) {
 			}
 		case <-tick.C:
 			l.dec.Expire(l.opts.Now())
+			by, other := l.dec.Refusals()
+			l.mu.Lock()
+			l.refusals, l.refusedOther = by, other
+			l.mu.Unlock()
 		}
 		l.mu.Lock()
 		l.totals, l.exporters, l.templates = l.dec.Totals(), l.dec.Exporters(), l.dec.Templates()
@@ -258,5 +270,6 @@ func (l *Listener) Stats() ListenerStats {
 		Exporters:   l.exporters,
 		Templates:   l.templates,
 		Decoder:     l.totals,
+		Refusals:    slices.Clone(l.refusals), RefusedOther: l.refusedOther,
 	}
 }

@@ -19,11 +19,14 @@ var (
 		"Exporter sessions (address, observation domain, version) held.", nil, nil)
 	descTemplates = prometheus.NewDesc("vigil_flow_templates",
 		"Templates held, all exporters.", nil, nil)
+	descRefusals = prometheus.NewDesc("vigil_flow_exporter_refusals_total",
+		"Datagrams of new exporter sessions refused because the exporter table was full, by source address "+
+			"(up to 256 sources; \"other\" for the rest).", []string{"source"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (l *Listener) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDatagrams, descRecords, descTemplatesLearnt, descDrops, descExporters, descTemplates} {
+	for _, d := range []*prometheus.Desc{descDatagrams, descRecords, descTemplatesLearnt, descDrops, descExporters, descTemplates, descRefusals} {
 		ch <- d
 	}
 }
@@ -45,4 +48,10 @@ func (l *Listener) Collect(ch chan<- prometheus.Metric) {
 	counter(descDrops, s.Decoder.DroppedSets, "no_template")
 	ch <- prometheus.MustNewConstMetric(descExporters, prometheus.GaugeValue, float64(s.Exporters))
 	ch <- prometheus.MustNewConstMetric(descTemplates, prometheus.GaugeValue, float64(s.Templates))
+	for _, r := range s.Refusals {
+		counter(descRefusals, r.Count, r.Source.String())
+	}
+	if s.RefusedOther > 0 {
+		counter(descRefusals, s.RefusedOther, "other")
+	}
 }
