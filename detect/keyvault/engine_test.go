@@ -14,7 +14,10 @@ import (
 
 // TestEngine runs all four detections in the real engine, in batches and on
 // several workers, and expects what the harness gives one event at a time.
-func TestEngine(t *testing.T) {
+// fourFindings is traffic with a finding of each of the four detections:
+// a dump from a Tor exit that is also blocklisted, and an access-policy
+// change followed by reads from a blocklisted address.
+func fourFindings() []event.Op {
 	var ops []event.Op
 	ops = append(ops, dump(0, vault, alice, torIpsum5, 12, 2*time.Second)...)
 	ops = append(ops, kv(time.Minute, vault2, "VaultPatch", bob, office, dt.Added(app.ObjectID)))
@@ -22,6 +25,11 @@ func TestEngine(t *testing.T) {
 		ops = append(ops, kv(time.Minute+time.Duration(i+1)*20*time.Second, vault2, "KeyDecrypt", app, ipsum10))
 		ops = append(ops, kv(time.Minute+time.Duration(i+1)*20*time.Second, vault, "SecretGet", bob, office))
 	}
+	return ops
+}
+
+func TestEngine(t *testing.T) {
+	ops := fourFindings()
 	sortByTime(ops)
 	dt.Number("keyvault.json", ops)
 
@@ -66,13 +74,7 @@ func sortCandidates(cs []alert.Candidate) {
 // one's fingerprint (so the alert manager confirms the same alert), and the
 // in-order candidates are exactly those of an engine without Early.
 func TestEngineEmitsEarly(t *testing.T) {
-	var ops []event.Op
-	ops = append(ops, dump(0, vault, alice, torIpsum5, 12, 2*time.Second)...)
-	ops = append(ops, kv(time.Minute, vault2, "VaultPatch", bob, office, dt.Added(app.ObjectID)))
-	for i := range 8 {
-		ops = append(ops, kv(time.Minute+time.Duration(i+1)*20*time.Second, vault2, "KeyDecrypt", app, ipsum10))
-		ops = append(ops, kv(time.Minute+time.Duration(i+1)*20*time.Second, vault, "SecretGet", bob, office))
-	}
+	ops := fourFindings()
 	// Later traffic moves the watermark past everything above.
 	ops = append(ops, kv(20*time.Minute, vault, "SecretGet", bob, office))
 	sortByTime(ops)

@@ -313,14 +313,17 @@ func syncDir(dir string) error {
 }
 
 // pendingLocked is the number of bytes appended and not yet consumed.
-func (s *Spool) pendingLocked() int64 {
+func (s *Spool) pendingLocked() int64 { return s.bytesFromLocked(s.consumed) }
+
+// bytesFromLocked is the number of bytes appended from p on.
+func (s *Spool) bytesFromLocked(p Pos) int64 {
 	var n int64
 	for _, seg := range s.segs {
-		if seg.seq >= s.consumed.Segment {
+		if seg.seq >= p.Segment {
 			n += seg.size
 		}
-		if seg.seq == s.consumed.Segment {
-			n -= min(s.consumed.Offset, seg.size)
+		if seg.seq == p.Segment {
+			n -= min(p.Offset, seg.size)
 		}
 	}
 	return n
@@ -716,16 +719,7 @@ func (s *Spool) Consumed() Pos {
 func (s *Spool) Retained() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var n int64
-	for _, seg := range s.segs {
-		if seg.seq >= s.committed.Segment {
-			n += seg.size
-		}
-		if seg.seq == s.committed.Segment {
-			n -= min(s.committed.Offset, seg.size)
-		}
-	}
-	return n
+	return s.bytesFromLocked(s.committed)
 }
 
 // Before reports whether p comes before q in the spool.
