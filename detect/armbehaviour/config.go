@@ -179,7 +179,8 @@ type InfrequentCountry struct {
 	Enabled bool `yaml:"enabled"`
 	// MaxOrgPrincipals: the country is rare for the organisation when at
 	// most this many other users of the tenant used it in the look-back.
-	// Default 1.
+	// Default 0 (seed 004: a location "not recently or ever visited by any
+	// user in the organization").
 	MaxOrgPrincipals int `yaml:"maxOrgPrincipals"`
 	// MaxPrincipals bounds the users a tenant keeps. Default 100000.
 	MaxPrincipals int `yaml:"maxPrincipals"`
@@ -287,7 +288,7 @@ func DefaultConfig() Config {
 			},
 			AssignWindow: 7 * 24 * time.Hour,
 		},
-		InfrequentCountry: InfrequentCountry{Enabled: true, MaxOrgPrincipals: 1, MaxPrincipals: 100_000},
+		InfrequentCountry: InfrequentCountry{Enabled: true, MaxOrgPrincipals: 0, MaxPrincipals: 100_000},
 		ImpossibleTravel:  ImpossibleTravel{Enabled: true, MaxSpeedKmh: 1000, MinDistanceKm: 500, MinKnownDays: 2},
 	}
 }

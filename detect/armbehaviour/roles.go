@@ -2,7 +2,6 @@ package armbehaviour
 
 import (
 	"errors"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -93,7 +92,7 @@ func (d *roles) privileged(actions []string) (sensitive, covering []string) {
 		pat := strings.ToLower(strings.TrimSpace(a))
 		hit := false
 		for _, s := range d.sensitive {
-			if ok, err := path.Match(pat, s); (err == nil && ok) || wildcard(pat, s) {
+			if wildcard(pat, s) {
 				hit = true
 				if !slices.Contains(sensitive, s) && len(sensitive) < maxListedRoles {
 					sensitive = append(sensitive, s)
@@ -170,8 +169,11 @@ func (d *roles) Release(key string, s *rState, r *azops.Rec, emit detect.Emitter
 		}
 	}
 	s.Known[id] = sig
-	learned := !r.Time.Before(s.First.Add(d.cfg.Learning))
-	if len(sensitive) == 0 || (seen && prev == sig) || !learned {
+	// No learning period: a tenant writes custom roles rarely, so its first
+	// role written after Vigil starts is as likely the attack as anything;
+	// a role rewritten with the same privileged actions (a pipeline's
+	// redeployment) is quiet after its first time.
+	if len(sensitive) == 0 || (seen && prev == sig) {
 		return
 	}
 	if len(s.Tracked) >= maxTrackedRoles {

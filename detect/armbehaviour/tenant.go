@@ -92,7 +92,10 @@ func (d *tenant) Release(_ string, s *tState, r *azops.Rec, emit detect.Emitter)
 		s.First = r.Time
 	}
 	if s.Users == nil {
-		s.Users, s.Countries = map[string]*userPlaces{}, map[string][]seenBy{}
+		s.Users = map[string]*userPlaces{}
+	}
+	if s.Countries == nil {
+		s.Countries = map[string][]seenBy{}
 	}
 	uk, cc, day := r.PrincipalKey(), r.Geo.Country, dayOf(r.Time)
 	u := s.Users[uk]
