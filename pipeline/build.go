@@ -8,6 +8,7 @@ import (
 	"github.com/vigil-security/vigil/config"
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/detect/arm"
+	"github.com/vigil-security/vigil/detect/armbehaviour"
 	"github.com/vigil-security/vigil/detect/keyvault"
 	"github.com/vigil-security/vigil/detect/kvbehaviour"
 	"github.com/vigil-security/vigil/detect/network"
@@ -22,6 +23,7 @@ func Detectors(cfg config.Config) []detect.Detector {
 	ds = append(ds, keyvault.Detectors(cfg.KeyVault)...)
 	ds = append(ds, kvbehaviour.Detectors(cfg.KVBehaviour)...)
 	ds = append(ds, arm.Detectors(cfg.ARM)...)
+	ds = append(ds, armbehaviour.Detectors(cfg.ARMBehaviour)...)
 	return ds
 }
 
