@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/detect/arm"
 	"github.com/vigil-security/vigil/detect/armbehaviour"
+	"github.com/vigil-security/vigil/detect/fraud"
 	"github.com/vigil-security/vigil/detect/keyvault"
 	"github.com/vigil-security/vigil/detect/kvbehaviour"
 	"github.com/vigil-security/vigil/detect/network"
@@ -45,6 +46,8 @@ type Config struct {
 	// (toolkit sweeps, unused account and PowerShell persistence,
 	// privileged custom roles, infrequent country, impossible travel).
 	ARMBehaviour armbehaviour.Config `yaml:"armBehaviour"`
+	// Fraud configures the partner (CSP) compute fraud detections.
+	Fraud fraud.Config `yaml:"fraud"`
 	// Network configures the network-layer detections (flows).
 	Network network.Config `yaml:"network"`
 	// Server configures `vigil serve`.
@@ -175,6 +178,7 @@ func Default() Config {
 		KVBehaviour:  kvbehaviour.DefaultConfig(),
 		ARM:          arm.DefaultConfig(),
 		ARMBehaviour: armbehaviour.DefaultConfig(),
+		Fraud:        fraud.DefaultConfig(),
 		Network:      network.DefaultConfig(),
 		Server: Server{
 			Listen:           DefaultListen,
@@ -329,7 +333,7 @@ func (c *Config) Validate() error {
 	for _, sec := range []struct {
 		name string
 		v    interface{ Validate() error }
-	}{{"keyvault", &c.KeyVault}, {"keyvaultBehaviour", &c.KVBehaviour}, {"arm", &c.ARM}, {"armBehaviour", &c.ARMBehaviour}, {"network", &c.Network}} {
+	}{{"keyvault", &c.KeyVault}, {"keyvaultBehaviour", &c.KVBehaviour}, {"arm", &c.ARM}, {"armBehaviour", &c.ARMBehaviour}, {"fraud", &c.Fraud}, {"network", &c.Network}} {
 		if err := sec.v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", sec.name, err))
 		}

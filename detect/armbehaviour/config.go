@@ -73,6 +73,11 @@ type Recon struct {
 	Enabled bool `yaml:"enabled"`
 	// Sweeps are the patterns. Default: DefaultSweeps.
 	Sweeps []Sweep `yaml:"sweeps"`
+	// PeakRatio: a principal's sweep counts only when it reaches more than
+	// PeakRatio times the principal's own busiest sweep of the pattern in
+	// the look-back, so a backup job or pipeline that lists every vault or
+	// account each night stays quiet when one more is created. Default 1.5.
+	PeakRatio float64 `yaml:"peakRatio"`
 }
 
 // DefaultSweeps returns the toolkit patterns as the toolkits' own code
@@ -270,7 +275,7 @@ func DefaultConfig() Config {
 			kvbehaviour.AppResourceGraph, kvbehaviour.AppPolicyInsights, kvbehaviour.AppResourceManager,
 			kvbehaviour.AppSecurityResourceProvider, AppBackupManagement,
 		},
-		Recon:            Recon{Enabled: true, Sweeps: DefaultSweeps()},
+		Recon:            Recon{Enabled: true, Sweeps: DefaultSweeps(), PeakRatio: 1.5},
 		UnusedAccount:    UnusedAccount{Enabled: true, MinIdle: 60 * 24 * time.Hour},
 		UnusedPowerShell: UnusedPowerShell{Enabled: true, ClientApps: []string{AppAzurePowerShell}, MinHistory: 20},
 		PrivilegedRole: PrivilegedRole{
@@ -327,6 +332,9 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParsePrefix(r); err != nil {
 			bad("exceptRanges: %q is not a CIDR: %v", r, err)
 		}
+	}
+	if !(c.Recon.PeakRatio >= 1) || math.IsInf(c.Recon.PeakRatio, 1) {
+		bad("recon.peakRatio must be a number >= 1, got %g", c.Recon.PeakRatio)
 	}
 	if c.Recon.Enabled && len(c.Recon.Sweeps) == 0 {
 		bad("recon.sweeps is empty")

@@ -270,7 +270,7 @@ func (d *principal) sweep(key string, s *pState, sp *sweepSpec, r *azops.Rec, le
 	sw.Acc.Add(r, d.cfg.MaxEvidence)
 	n := len(sw.Resources)
 	if !sw.Emitted && learned && n >= sp.MinResources && len(sw.Providers) >= max(sp.MinProviders, 1) &&
-		n > d.peakOf(s, sp.Type, r.Time) {
+		float64(n) > d.cfg.Recon.PeakRatio*float64(d.peakOf(s, sp.Type, r.Time)) {
 		emit.Emit(d.sweepCandidate(key, s, sp, sw))
 		sw.Emitted = true
 		sw.Acc.Reset()
