@@ -3,8 +3,10 @@ package evaluate
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-security/vigil/config"
 	"github.com/vigil-security/vigil/simulate"
@@ -19,6 +21,32 @@ func intelConfig() config.Config {
 	return cfg
 }
 
+// estateConfig is intelConfig with the estate's GeoIP database, its VPN
+// egress excepted from the location detections, and the unused-account
+// idleness scaled to a 21-day estate (60 days cannot pass in it; 10 can).
+func estateConfig(t *testing.T, est *simulate.Estate) config.Config {
+	t.Helper()
+	cfg := intelConfig()
+	path := filepath.Join(t.TempDir(), "estate.mmdb")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := est.WriteGeoIP(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Intel.GeoIP = []string{path}
+	cfg.ARMBehaviour.ExceptRanges = est.VPNRanges()
+	cfg.ARMBehaviour.UnusedAccount.MinIdle = 10 * 24 * time.Hour
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // TestEfficacyOnA21DayEstate runs every detection over a simulated 21-day
 // estate and holds them to the target: every injected attack found, at most
 // one false positive per alert type per 1,000 vault-days of benign activity.
@@ -30,7 +58,7 @@ func TestEfficacyOnA21DayEstate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), est, intelConfig())
+	rep, err := Run(context.Background(), est, estateConfig(t, est))
 	if err != nil {
 		t.Fatal(err)
 	}
