@@ -3,10 +3,8 @@ package evaluate
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vigil-security/vigil/config"
 	"github.com/vigil-security/vigil/simulate"
@@ -21,28 +19,15 @@ func intelConfig() config.Config {
 	return cfg
 }
 
-// estateConfig is intelConfig with the estate's GeoIP database, its VPN
-// egress excepted from the location detections, and the unused-account
-// idleness scaled to a 21-day estate (60 days cannot pass in it; 10 can).
+// estateConfig is intelConfig adapted to the estate (ForEstate).
 func estateConfig(t *testing.T, est *simulate.Estate) config.Config {
 	t.Helper()
-	cfg := intelConfig()
-	path := filepath.Join(t.TempDir(), "estate.mmdb")
-	f, err := os.Create(path)
+	cfg, err := ForEstate(intelConfig(), est, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := est.WriteGeoIP(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Intel.GeoIP = []string{path}
-	cfg.ARMBehaviour.ExceptRanges = est.VPNRanges()
-	cfg.ARMBehaviour.UnusedAccount.MinIdle = 10 * 24 * time.Hour
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+	if cfg.ARMBehaviour.UnusedAccount.MinIdle != EstateIdle || len(cfg.Intel.GeoIP) != 1 || len(cfg.ARMBehaviour.ExceptRanges) != 1 {
+		t.Fatalf("ForEstate: %+v", cfg.ARMBehaviour)
 	}
 	return cfg
 }

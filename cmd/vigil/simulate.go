@@ -247,6 +247,14 @@ func runEvaluate(e *simulate.Estate, flags *commonFlags, stdout io.Writer) error
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
+	dir, err := os.MkdirTemp("", "vigil-evaluate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if cfg, err = evaluate.ForEstate(cfg, e, dir); err != nil {
+		return err
+	}
 	rep, err := evaluate.Run(context.Background(), e, cfg)
 	if err != nil {
 		return err
