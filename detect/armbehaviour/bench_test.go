@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	dt "github.com/vigil-security/vigil/detect/detecttest"
 	"github.com/vigil-security/vigil/event"
 )
 
@@ -36,6 +37,7 @@ func BenchmarkNormalTraffic(b *testing.B) {
 			em := &discard{}
 			base := ops[0].Time
 			b.ReportAllocs()
+			cpu := dt.ProcessCPU()
 			for i := 0; b.Loop(); i++ {
 				op := &ops[i%len(ops)]
 				op.Time = base.Add(time.Duration(i) * 3 * time.Second)
@@ -46,6 +48,7 @@ func BenchmarkNormalTraffic(b *testing.B) {
 					shard.Advance(op.Time.Add(-5*time.Minute), em)
 				}
 			}
+			b.ReportMetric(float64(dt.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 			if em.n != 0 {
 				b.Fatalf("normal traffic raised %d candidates", em.n)
 			}

@@ -35,16 +35,18 @@ func newMatcher(names []string) matcher {
 // match reports whether the operation (lower-cased by the decoder; other
 // casings are lowered here) is one of the names.
 func (m *matcher) match(op string) bool {
-	if m.exact[op] {
-		return true
+	if hasUpper(op) {
+		op = strings.ToLower(op)
 	}
+	return m.exact[op] || m.prefixed(op)
+}
+
+// prefixed reports whether the lower-cased operation matches a "*" name.
+func (m *matcher) prefixed(op string) bool {
 	for _, p := range m.prefixes {
-		if len(op) >= len(p) && strings.EqualFold(op[:len(p)], p) {
+		if strings.HasPrefix(op, p) {
 			return true
 		}
-	}
-	if hasUpper(op) {
-		return m.match(strings.ToLower(op))
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package armbehaviour
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -25,8 +26,12 @@ const (
 // principal is the detector keyed by principal: toolkit sweeps, unused
 // account and PowerShell persistence, impossible travel.
 type principal struct {
-	cfg     Config
-	sweeps  []sweepSpec
+	cfg    Config
+	sweeps []sweepSpec
+	// ops maps a lower-cased Activity Log operation to what it is: bit i
+	// for sweeps[i], opPersist for a persistence write (exact names; the
+	// "*" patterns are in the matchers), so a record costs one look-up.
+	ops     map[string]uint32
 	kvOps   map[string]bool // Key Vault operations some sweep counts
 	persist matcher
 	psApps  map[string]bool
@@ -70,7 +75,40 @@ func newPrincipal(cfg Config) *principal {
 	for _, a := range cfg.ServiceApps {
 		d.service[strings.ToLower(a)] = true
 	}
+	d.ops = map[string]uint32{}
+	for i := range d.sweeps {
+		if d.sweeps[i].kv == nil {
+			for n := range d.sweeps[i].match.exact {
+				d.ops[n] |= 1 << i
+			}
+		}
+	}
+	for n := range d.persist.exact {
+		d.ops[n] |= opPersist
+	}
 	return d
+}
+
+// opPersist marks a persistence write in principal.ops.
+const opPersist = 1 << 31
+
+// classify returns the sweeps (bits) an Activity Log operation counts for
+// and whether it is a persistence write.
+func (d *principal) classify(op string) (sweeps uint32, persist bool) {
+	if hasUpper(op) {
+		op = strings.ToLower(op)
+	}
+	f := d.ops[op]
+	sweeps, persist = f&^opPersist, f&opPersist != 0
+	for i := range d.sweeps {
+		if sp := &d.sweeps[i]; sp.kv == nil && sp.match.prefixed(op) {
+			sweeps |= 1 << i
+		}
+	}
+	if !persist {
+		persist = d.persist.prefixed(op)
+	}
+	return sweeps, persist
 }
 
 func (d *principal) enabled() bool {
@@ -98,7 +136,30 @@ func (d *principal) PartitionKey(op *event.Op) (string, bool) {
 	return "", false
 }
 
-func (d *principal) NewShard() detect.Shard          { return azops.NewShard[pState](d) }
+func (d *principal) NewShard() detect.Shard {
+	return &principalShard{Shard: azops.NewShard[pState](d), d: d}
+}
+
+// principalShard takes the plain operations (no sweep, no persistence
+// write, nothing to locate) without buffering them: what they change (first
+// and last time, counts, the return and PowerShell episodes) does not wait
+// for the watermark, so the bulk of the Activity Log costs a map look-up
+// and a few comparisons.
+type principalShard struct {
+	*azops.Shard[pState]
+	d *principal
+}
+
+func (sh *principalShard) Process(op *event.Op, key string, emit detect.Emitter) {
+	d := sh.d
+	if op.Kind == event.KindActivity {
+		if sweeps, persist := d.classify(op.Operation); sweeps == 0 && !persist && !d.locatable(&op.Caller, &op.Geo, op.CallerIP) {
+			d.observe(sh.State(key), op.Time, op.Caller.AppID)
+			return
+		}
+	}
+	sh.Shard.Process(op, key, emit)
+}
 func (d *principal) Pending(s *pState) *azops.Buffer { return &s.Pending }
 
 // pState is one principal's state.
@@ -146,9 +207,12 @@ type peak struct {
 	At   time.Time `json:"at"`
 }
 
-// place is one of a user's locations: the days it was seen there.
+// place is one of a user's locations and the days it was seen there.
 type place struct {
-	Key     string `json:"key"`
+	Country string `json:"cc"`
+	City    string `json:"city,omitempty"`
+	Lat     int32  `json:"lat"` // tenths of a degree
+	Lon     int32  `json:"lon"`
 	Days    int    `json:"days"`
 	LastDay int64  `json:"lastDay"`
 }
@@ -170,48 +234,82 @@ func (d *principal) Check(s *pState) error {
 }
 
 func (d *principal) Release(key string, s *pState, r *azops.Rec, emit detect.Emitter) {
-	if s.First.IsZero() || r.Time.Before(s.First) {
-		s.First = r.Time
-	}
-	learned := !r.Time.Before(s.First.Add(d.cfg.Learning))
+	var sweeps uint32
 	if r.Kind == event.KindActivity {
-		d.activity(key, s, r, learned, emit)
-	}
-	for i := range d.sweeps {
-		sp := &d.sweeps[i]
-		if sp.kv != nil && r.Kind == event.KindKeyVault && sp.kv[r.Operation] ||
-			sp.kv == nil && r.Kind == event.KindActivity && sp.match.match(r.Operation) {
-			d.sweep(key, s, sp, r, learned, emit)
+		var persist bool
+		sweeps, persist = d.classify(r.Operation)
+		ps := d.observe(s, r.Time, r.Caller.AppID)
+		d.activity(key, s, r, d.learned(s, r.Time), persist, ps, emit)
+	} else {
+		d.seen(s, r.Time)
+		for i := range d.sweeps {
+			if d.sweeps[i].kv[r.Operation] {
+				sweeps |= 1 << i
+			}
 		}
 	}
-	if r.Time.After(s.Last) {
-		s.Last = r.Time
+	for i := range d.sweeps {
+		if sweeps&(1<<i) != 0 {
+			d.sweep(key, s, &d.sweeps[i], r, d.learned(s, r.Time), emit)
+		}
 	}
 }
 
-// activity runs the unused-account, PowerShell and travel detections.
-func (d *principal) activity(key string, s *pState, r *azops.Rec, learned bool, emit detect.Emitter) {
+// seen moves the principal's first and last operation times to include t.
+func (d *principal) seen(s *pState, t time.Time) {
+	if s.First.IsZero() || t.Before(s.First) {
+		s.First = t
+	}
+	if t.After(s.Last) {
+		s.Last = t
+	}
+}
+
+// learned reports whether the principal's learning period is over at t.
+func (d *principal) learned(s *pState, t time.Time) bool {
+	return !t.Before(s.First.Add(d.cfg.Learning))
+}
+
+// observe counts one Activity Log operation of the principal at t through
+// client application app: a return after MinIdle opens the unused-account
+// episode, a first PowerShell operation after enough history the
+// PowerShell one. It reports whether the operation came through PowerShell.
+func (d *principal) observe(s *pState, t time.Time, app string) (ps bool) {
 	c := &d.cfg
 	if c.UnusedAccount.Enabled && !s.Last.IsZero() {
-		if idle := r.Time.Sub(s.Last); idle >= c.UnusedAccount.MinIdle {
-			s.Return = &episode{Start: r.Time, Until: r.Time.Add(c.Window), Idle: idle, Prev: s.Last}
+		if idle := t.Sub(s.Last); idle >= c.UnusedAccount.MinIdle {
+			s.Return = &episode{Start: t, Until: t.Add(c.Window), Idle: idle, Prev: s.Last}
 		}
 	}
-	ps := d.psApps[strings.ToLower(r.Caller.AppID)]
-	if ps && c.UnusedPowerShell.Enabled && s.PSOps == 0 && s.Ops >= c.UnusedPowerShell.MinHistory && learned {
-		s.PS = &episode{Start: r.Time, Until: r.Time.Add(c.Window), Prev: s.First}
+	d.seen(s, t)
+	ps = d.psApps[app] || (hasUpper(app) && d.psApps[strings.ToLower(app)])
+	if ps && c.UnusedPowerShell.Enabled && s.PSOps == 0 && s.Ops >= c.UnusedPowerShell.MinHistory && d.learned(s, t) {
+		s.PS = &episode{Start: t, Until: t.Add(c.Window), Prev: s.First}
 	}
-	if d.persist.match(r.Operation) && !r.Failed() {
+	s.Ops = min(s.Ops+1, maxCount)
+	if ps {
+		s.PSOps = min(s.PSOps+1, s.Ops)
+	}
+	return ps
+}
+
+// locatable reports whether the travel detection reads an operation: a
+// user's, from an address the databases place, outside ExceptRanges.
+func (d *principal) locatable(p *event.Principal, g *event.Geo, ip netip.Addr) bool {
+	return d.cfg.ImpossibleTravel.Enabled && isUser(p) && g.HasLocation && ip.IsValid() && !d.except.contains(ip)
+}
+
+// activity raises the unused-account and PowerShell candidates of a
+// persistence write and runs the travel detection.
+func (d *principal) activity(key string, s *pState, r *azops.Rec, learned, persist, ps bool, emit detect.Emitter) {
+	c := &d.cfg
+	if persist && !r.Failed() {
 		if e := s.Return; e != nil && r.Time.Before(e.Until) {
 			emit.Emit(d.persistence(TypeUnusedAccount, key, s, e, r))
 		}
 		if e := s.PS; e != nil && ps && r.Time.Before(e.Until) {
 			emit.Emit(d.persistence(TypeUnusedPowerShell, key, s, e, r))
 		}
-	}
-	s.Ops = min(s.Ops+1, maxCount)
-	if ps {
-		s.PSOps = min(s.PSOps+1, s.Ops)
 	}
 	if c.ImpossibleTravel.Enabled {
 		d.travel(key, s, r, learned, emit)
@@ -244,19 +342,24 @@ func (d *principal) persistence(typ, key string, s *pState, e *episode, r *azops
 // sweep adds r to the open sweep of sp, raising a candidate when it
 // crosses the pattern's thresholds and the principal's own peak.
 func (d *principal) sweep(key string, s *pState, sp *sweepSpec, r *azops.Rec, learned bool, emit detect.Emitter) {
+	// One sweepState per pattern, kept when it closes (Start zero) so the
+	// next window reuses its memory.
 	i := slices.IndexFunc(s.Sweeps, func(x *sweepState) bool { return x.Type == sp.Type })
-	if i >= 0 && !r.Time.Before(s.Sweeps[i].Start.Add(sp.Window)) {
+	if i >= 0 && !s.Sweeps[i].Start.IsZero() && !r.Time.Before(s.Sweeps[i].Start.Add(sp.Window)) {
 		d.closeSweep(key, s, i, emit)
-		i = -1
 	}
 	if i < 0 {
 		if len(s.Sweeps) >= maxOpenSweeps {
 			d.closeSweep(key, s, 0, emit)
+			s.Sweeps = slices.Delete(s.Sweeps, 0, 1)
 		}
-		s.Sweeps = append(s.Sweeps, &sweepState{Type: sp.Type, Start: r.Time})
+		s.Sweeps = append(s.Sweeps, &sweepState{Type: sp.Type})
 		i = len(s.Sweeps) - 1
 	}
 	sw := s.Sweeps[i]
+	if sw.Start.IsZero() {
+		sw.Start = r.Time
+	}
 	res := strings.ToLower(r.ResourceID)
 	if r.Kind == event.KindKeyVault {
 		res = azops.VaultID(r.ResourceID)
@@ -288,9 +391,12 @@ func (d *principal) peakOf(s *pState, typ string, now time.Time) int {
 }
 
 // closeSweep emits the summary of what came after sweep i's candidate,
-// records its size as a peak and removes it.
+// records its size as a peak and empties it (keeping its memory).
 func (d *principal) closeSweep(key string, s *pState, i int, emit detect.Emitter) {
 	sw := s.Sweeps[i]
+	if sw.Start.IsZero() {
+		return // closed already
+	}
 	if sw.Emitted && sw.Acc.Count > 0 {
 		if k := slices.IndexFunc(d.sweeps, func(sp sweepSpec) bool { return sp.Type == sw.Type }); k >= 0 {
 			emit.Emit(d.sweepCandidate(key, s, &d.sweeps[k], sw))
@@ -304,7 +410,10 @@ func (d *principal) closeSweep(key string, s *pState, i int, emit detect.Emitter
 	case j >= 0 && (n >= s.Peaks[j].N || sw.Start.Sub(s.Peaks[j].At) > d.cfg.LookBack):
 		s.Peaks[j] = peak{Type: sw.Type, N: n, At: sw.Start}
 	}
-	s.Sweeps = slices.Delete(s.Sweeps, i, i+1)
+	clear(sw.Resources)
+	sw.Resources, sw.Providers = sw.Resources[:0], sw.Providers[:0]
+	sw.Acc.Reset()
+	sw.Start, sw.Emitted = time.Time{}, false
 }
 
 func (d *principal) sweepCandidate(key string, s *pState, sp *sweepSpec, sw *sweepState) alert.Candidate {
@@ -332,14 +441,17 @@ func (d *principal) sweepCandidate(key string, s *pState, sp *sweepSpec, sw *swe
 }
 
 func (d *principal) Tick(key string, s *pState, watermark time.Time, emit detect.Emitter) bool {
-	for i := 0; i < len(s.Sweeps); {
-		sw := s.Sweeps[i]
+	open := false
+	for i, sw := range s.Sweeps {
+		if sw.Start.IsZero() {
+			continue
+		}
 		k := slices.IndexFunc(d.sweeps, func(sp sweepSpec) bool { return sp.Type == sw.Type })
 		if k < 0 || !watermark.Before(sw.Start.Add(d.sweeps[k].Window)) {
 			d.closeSweep(key, s, i, emit)
 			continue
 		}
-		i++
+		open = true
 	}
 	if s.Return != nil && !watermark.Before(s.Return.Until) {
 		s.Return = nil
@@ -347,5 +459,5 @@ func (d *principal) Tick(key string, s *pState, watermark time.Time, emit detect
 	if s.PS != nil && !watermark.Before(s.PS.Until) {
 		s.PS = nil
 	}
-	return len(s.Sweeps) == 0 && watermark.Sub(s.Last) > d.cfg.LookBack
+	return !open && watermark.Sub(s.Last) > d.cfg.LookBack
 }

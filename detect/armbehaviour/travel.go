@@ -10,24 +10,28 @@ import (
 	"github.com/vigil-security/vigil/detect/internal/azops"
 )
 
-// placeKey names a location: country and city, or the country and the
-// coordinates rounded to a tenth of a degree when the database names no
-// city.
-func placeKey(r *azops.Rec) string {
+// placeOf names a location: country and city, and the coordinates rounded
+// to a tenth of a degree (which tell places apart when the database names
+// no city). Strings are shared with the record: no allocation.
+func placeOf(r *azops.Rec) place {
 	g := &r.Geo
-	if g.City != "" {
-		return g.Country + "|" + g.City
+	return place{Country: g.Country, City: g.City, Lat: int32(math.Round(g.Lat * 10)), Lon: int32(math.Round(g.Lon * 10))}
+}
+
+// same reports whether p is the place q (days aside).
+func (p *place) same(q *place) bool {
+	if p.Country != q.Country || p.City != q.City {
+		return false
 	}
-	return g.Country + "|" + strconv.FormatFloat(math.Round(g.Lat*10)/10, 'f', 1, 64) + "," +
-		strconv.FormatFloat(math.Round(g.Lon*10)/10, 'f', 1, 64)
+	return p.City != "" || (p.Lat == q.Lat && p.Lon == q.Lon)
 }
 
 // known reports whether the user was at the place on MinKnownDays days
 // before today.
-func (d *principal) known(s *pState, key string) bool {
-	for _, p := range s.Places {
-		if p.Key == key {
-			return p.Days >= d.cfg.ImpossibleTravel.MinKnownDays
+func (d *principal) known(s *pState, at *place) bool {
+	for i := range s.Places {
+		if s.Places[i].same(at) {
+			return s.Places[i].Days >= d.cfg.ImpossibleTravel.MinKnownDays
 		}
 	}
 	return false
@@ -35,11 +39,11 @@ func (d *principal) known(s *pState, key string) bool {
 
 // visit counts today at the place (the least recently seen place gives
 // way when the list is full).
-func (s *pState) visit(key string, day int64) {
+func (s *pState) visit(at place, day int64) {
 	oldest := -1
 	for i := range s.Places {
 		p := &s.Places[i]
-		if p.Key == key {
+		if p.same(&at) {
 			if p.LastDay != day {
 				p.Days++
 				p.LastDay = day
@@ -50,32 +54,37 @@ func (s *pState) visit(key string, day int64) {
 			oldest = i
 		}
 	}
+	at.Days, at.LastDay = 1, day
 	if len(s.Places) >= maxPlaces {
-		s.Places[oldest] = place{Key: key, Days: 1, LastDay: day}
+		s.Places[oldest] = at
 		return
 	}
-	s.Places = append(s.Places, place{Key: key, Days: 1, LastDay: day})
+	s.Places = append(s.Places, at)
 }
 
 // travel compares a user's located operation with the one before it.
 // Operations from the organisation's VPN and egress ranges, and from
 // addresses the databases cannot place, are left out.
 func (d *principal) travel(key string, s *pState, r *azops.Rec, learned bool, emit detect.Emitter) {
-	if !isUser(&r.Caller) || !r.Geo.HasLocation || !r.CallerIP.IsValid() || d.except.contains(r.CallerIP) {
+	if !d.locatable(&r.Caller, &r.Geo, r.CallerIP) {
 		return
 	}
-	pk := placeKey(r)
+	pk := placeOf(r)
 	if prev := s.Loc; prev != nil && learned && !r.Time.Before(prev.Time) {
 		dist, speed, ok := d.impossible(prev, r)
-		if ok && !(d.known(s, pk) && d.known(s, placeKey(prev))) {
+		if pp := placeOf(prev); ok && !(d.known(s, &pk) && d.known(s, &pp)) {
 			emit.Emit(d.travelCandidate(key, prev, r, dist, speed))
 		}
 	}
 	s.visit(pk, dayOf(r.Time))
-	if s.Loc == nil || !r.Time.Before(s.Loc.Time) {
+	switch {
+	case s.Loc == nil:
 		loc := *r
 		loc.Body = ""
 		s.Loc = &loc
+	case !r.Time.Before(s.Loc.Time):
+		*s.Loc = *r // reuse the memory: one allocation per user, not per operation
+		s.Loc.Body = ""
 	}
 }
 

@@ -67,8 +67,12 @@ func (d *compute) Consumes(k event.Kind) bool      { return k == event.KindActiv
 func (d *compute) NewShard() detect.Shard          { return azops.NewShard[sState](d) }
 func (d *compute) Pending(s *sState) *azops.Buffer { return &s.Pending }
 
-// PartitionKey takes the final, successful record of a compute write.
+// PartitionKey takes the final, successful record of a compute write that
+// carries a body (what was deployed cannot be weighed without one).
 func (d *compute) PartitionKey(op *event.Op) (string, bool) {
+	if op.RequestBody == "" && op.ResponseBody == "" {
+		return "", false
+	}
 	if _, ok := operations[op.Operation]; !ok || op.Failed() || !(strings.EqualFold(op.Result, "Success") || strings.EqualFold(op.Result, "Succeeded")) {
 		return "", false
 	}
@@ -247,19 +251,25 @@ func addList(list *[]string, v string, limit int) {
 	}
 }
 
-// remember keeps a resource's size, forgetting the oldest when full.
+// remember keeps a resource's size. When the table is full, the sizes last
+// written before the history are forgotten, and if that frees too little,
+// a quarter of the rest (in map order): amortised O(1) per write.
 func (d *compute) remember(s *sState, res string, z size) {
 	if s.Sizes == nil {
 		s.Sizes = map[string]size{}
 	}
 	if _, ok := s.Sizes[res]; !ok && len(s.Sizes) >= maxSizes {
-		var oldest string
 		for k, v := range s.Sizes {
-			if oldest == "" || v.Day < s.Sizes[oldest].Day {
-				oldest = k
+			if v.Day < z.Day-int64(d.cfg.HistoryDays) {
+				delete(s.Sizes, k)
 			}
 		}
-		delete(s.Sizes, oldest)
+		for k := range s.Sizes {
+			if len(s.Sizes) < maxSizes*3/4 {
+				break
+			}
+			delete(s.Sizes, k)
+		}
 	}
 	s.Sizes[res] = z
 }

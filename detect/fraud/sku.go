@@ -1,8 +1,9 @@
 package fraud
 
 import (
-	"encoding/json"
 	"strings"
+
+	"github.com/valyala/fastjson"
 )
 
 // Size is what an Azure VM size name says: vCPUs and whether it carries
@@ -52,51 +53,55 @@ type Deployment struct {
 	Size   string // the VM size, "" for containers
 }
 
-// The request or response bodies of the compute writes (Microsoft's REST
-// references: Virtual Machines / Virtual Machine Scale Sets - Create Or
-// Update, Machine Learning Compute - Create Or Update, Batch Pool - Create,
-// Container Groups - Create Or Update). encoding/json matches keys without
-// regard to case.
-type computeBody struct {
-	Location string `json:"location"`
-	SKU      struct {
-		Name     string `json:"name"`
-		Capacity *int   `json:"capacity"`
-	} `json:"sku"`
-	Properties struct {
-		HardwareProfile struct {
-			VMSize string `json:"vmSize"`
-		} `json:"hardwareProfile"`
-		// Batch pool.
-		VMSize        string `json:"vmSize"`
-		ScaleSettings struct {
-			FixedScale struct {
-				TargetDedicatedNodes   int `json:"targetDedicatedNodes"`
-				TargetLowPriorityNodes int `json:"targetLowPriorityNodes"`
-			} `json:"fixedScale"`
-		} `json:"scaleSettings"`
-		// Machine Learning compute.
-		ComputeType string `json:"computeType"`
-		Properties  struct {
-			VMSize        string `json:"vmSize"`
-			ScaleSettings struct {
-				MaxNodeCount int `json:"maxNodeCount"`
-			} `json:"scaleSettings"`
-		} `json:"properties"`
-		// Container group.
-		Containers []struct {
-			Properties struct {
-				Resources struct {
-					Requests struct {
-						CPU float64 `json:"cpu"`
-						GPU struct {
-							Count int `json:"count"`
-						} `json:"gpu"`
-					} `json:"requests"`
-				} `json:"resources"`
-			} `json:"properties"`
-		} `json:"containers"`
-	} `json:"properties"`
+// parsers parse bodies without allocating a tree each time.
+var parsers fastjson.ParserPool
+
+// field returns the member name of v (an object), matching the name
+// exactly and then without regard to case (the Activity Log writes both
+// "properties" and "Properties"), or nil.
+func field(v *fastjson.Value, name string) *fastjson.Value {
+	if v == nil || v.Type() != fastjson.TypeObject {
+		return nil
+	}
+	if f := v.Get(name); f != nil {
+		return f
+	}
+	var found *fastjson.Value
+	o, _ := v.Object()
+	o.Visit(func(k []byte, x *fastjson.Value) {
+		if found == nil && strings.EqualFold(string(k), name) {
+			found = x
+		}
+	})
+	return found
+}
+
+// path follows names from v.
+func path(v *fastjson.Value, names ...string) *fastjson.Value {
+	for _, n := range names {
+		v = field(v, n)
+	}
+	return v
+}
+
+func str(v *fastjson.Value) string {
+	if v == nil || v.Type() != fastjson.TypeString {
+		return ""
+	}
+	b, _ := v.StringBytes()
+	return string(b)
+}
+
+// integer returns v as an int, or -1 when it is not a whole number in range.
+func integer(v *fastjson.Value) int {
+	if v == nil || v.Type() != fastjson.TypeNumber {
+		return -1
+	}
+	f, err := v.Float64()
+	if err != nil || f < 0 || f > 1e6 || f != float64(int(f)) {
+		return -1
+	}
+	return int(f)
 }
 
 // ParseDeployment reads the body of a compute write of the given service.
@@ -105,11 +110,13 @@ func ParseDeployment(svc Service, body string) (Deployment, bool) {
 	if body == "" || body[0] != '{' {
 		return Deployment{}, false
 	}
-	var b computeBody
-	if err := json.Unmarshal([]byte(body), &b); err != nil {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	b, err := p.Parse(body)
+	if err != nil {
 		return Deployment{}, false
 	}
-	d := Deployment{Region: strings.ToLower(strings.ReplaceAll(b.Location, " ", ""))}
+	d := Deployment{Region: strings.ToLower(strings.ReplaceAll(str(field(b, "location")), " ", ""))}
 	sized := func(name string, units int) bool {
 		s, ok := ParseSize(name)
 		if !ok || units < 0 {
@@ -118,38 +125,46 @@ func ParseDeployment(svc Service, body string) (Deployment, bool) {
 		d.Units, d.Cores, d.GPU, d.Size = units, float64(s.Cores), s.GPU, name
 		return true
 	}
-	p := &b.Properties
+	props := field(b, "properties")
 	switch svc {
 	case ServiceVM:
-		if b.SKU.Capacity != nil { // a scale set
-			return d, sized(b.SKU.Name, *b.SKU.Capacity)
+		if capacity := path(b, "sku", "capacity"); capacity != nil { // a scale set
+			return d, sized(str(path(b, "sku", "name")), integer(capacity))
 		}
-		return d, sized(p.HardwareProfile.VMSize, 1)
+		return d, sized(str(path(props, "hardwareProfile", "vmSize")), 1)
 	case ServiceML:
-		nodes := p.Properties.ScaleSettings.MaxNodeCount
-		if !strings.EqualFold(p.ComputeType, "AmlCompute") {
-			nodes = 1 // a compute instance, a single VM
+		nodes := 1 // a compute instance, a single VM
+		if strings.EqualFold(str(field(props, "computeType")), "AmlCompute") {
+			nodes = integer(path(props, "properties", "scaleSettings", "maxNodeCount"))
 		}
-		return d, sized(p.Properties.VMSize, nodes)
+		return d, sized(str(path(props, "properties", "vmSize")), nodes)
 	case ServiceBatch:
-		fs := &p.ScaleSettings.FixedScale
-		nodes := fs.TargetDedicatedNodes + fs.TargetLowPriorityNodes
+		fs := path(props, "scaleSettings", "fixedScale")
+		dedicated, low := max(integer(field(fs, "targetDedicatedNodes")), 0), max(integer(field(fs, "targetLowPriorityNodes")), 0)
+		nodes := dedicated + low
 		if nodes == 0 {
 			nodes = 1 // autoscale: at least one node is what is known
 		}
-		return d, sized(p.VMSize, nodes)
+		return d, sized(str(field(props, "vmSize")), nodes)
 	case ServiceACI:
-		if len(p.Containers) == 0 {
+		containers := field(props, "containers")
+		if containers == nil || containers.Type() != fastjson.TypeArray {
 			return d, false
 		}
+		list, _ := containers.Array()
 		var cpu float64
-		for _, c := range p.Containers {
-			r := &c.Properties.Resources.Requests
-			if r.CPU < 0 || r.CPU > 1e6 {
+		for _, c := range list {
+			req := path(c, "properties", "resources", "requests")
+			v := field(req, "cpu")
+			if v == nil || v.Type() != fastjson.TypeNumber {
 				return d, false
 			}
-			cpu += r.CPU
-			if r.GPU.Count > 0 {
+			f, err := v.Float64()
+			if err != nil || f < 0 || f > 1e6 {
+				return d, false
+			}
+			cpu += f
+			if integer(path(req, "gpu", "count")) > 0 {
 				d.GPU = true
 			}
 		}
