@@ -12,8 +12,8 @@ import (
 	"github.com/vigil-security/vigil/event"
 )
 
-// matcher matches Resource Manager operation names ignoring case: exact
-// names, and prefixes for names ending in "*".
+// matcher holds Resource Manager operation names, lower-cased: exact names,
+// and the prefixes of names ending in "*".
 type matcher struct {
 	exact    map[string]bool
 	prefixes []string
@@ -30,15 +30,6 @@ func newMatcher(names []string) matcher {
 		m.exact[n] = true
 	}
 	return m
-}
-
-// match reports whether the operation (lower-cased by the decoder; other
-// casings are lowered here) is one of the names.
-func (m *matcher) match(op string) bool {
-	if hasUpper(op) {
-		op = strings.ToLower(op)
-	}
-	return m.exact[op] || m.prefixed(op)
 }
 
 // prefixed reports whether the lower-cased operation matches a "*" name.

@@ -32,8 +32,6 @@ var (
 
 	office    = "198.51.100.23"
 	officeGeo = event.Geo{Country: "NL", City: "Amsterdam", Lat: 52.3740, Lon: 4.8897, HasLocation: true, AccuracyKm: 20}
-	london    = "198.51.100.80"
-	londonGeo = event.Geo{Country: "GB", City: "London", Lat: 51.5085, Lon: -0.1257, HasLocation: true, AccuracyKm: 20}
 	brazil    = "203.0.113.77"
 	brazilGeo = event.Geo{Country: "BR", City: "São Paulo", Lat: -23.5475, Lon: -46.6361, HasLocation: true, AccuracyKm: 50}
 )
