@@ -14,13 +14,18 @@ type discard struct{ n int }
 
 func (d *discard) Emit(alert.Candidate) { d.n++ }
 
-// normalTraffic is ordinary Activity Log traffic: 500 users deploying
-// from the office, every record a final (Succeeded) one.
-func normalTraffic() []event.Op {
+// normalTraffic is ordinary Activity Log traffic, every record a final
+// (Succeeded) one: 500 users deploying from the office (located, so the
+// travel detection reads every record), or 500 applications (whose
+// records take the unbuffered path).
+func normalTraffic(users bool) []event.Op {
 	ops := make([]event.Op, 20000)
 	for i := range ops {
 		p := event.Principal{ObjectID: "00000000-0000-4000-8000-00000000" + strconv.Itoa(1000+i%500), UPN: "u" + strconv.Itoa(i%500) + "@contoso.com",
 			AppID: AppAzureCLI, TenantID: tenantID, Type: event.PrincipalUser}
+		if !users {
+			p.UPN, p.Type = "", event.PrincipalApp
+		}
 		ops[i] = act(t0.Add(time.Duration(i)*3*time.Second), rg+"/providers/Microsoft.Resources/deployments/d"+strconv.Itoa(i%50),
 			"Microsoft.Resources/deployments/write", p, office, officeGeo)
 	}
@@ -30,7 +35,13 @@ func normalTraffic() []event.Op {
 // BenchmarkNormalTraffic runs each detector the way the engine does
 // (PartitionKey, then Process, the watermark moved every 4096 events).
 func BenchmarkNormalTraffic(b *testing.B) {
-	ops := normalTraffic()
+	for _, users := range []bool{true, false} {
+		who := map[bool]string{true: "users", false: "apps"}[users]
+		b.Run(who, func(b *testing.B) { benchTraffic(b, normalTraffic(users)) })
+	}
+}
+
+func benchTraffic(b *testing.B, ops []event.Op) {
 	for _, d := range Detectors(DefaultConfig()) {
 		b.Run(d.Name(), func(b *testing.B) {
 			shard := d.NewShard()
