@@ -360,11 +360,11 @@ func (d *principal) sweep(key string, s *pState, sp *sweepSpec, r *azops.Rec, le
 	if sw.Start.IsZero() {
 		sw.Start = r.Time
 	}
-	res := strings.ToLower(r.ResourceID)
+	res := r.ResourceID // as recorded, compared without regard to case (no copy)
 	if r.Kind == event.KindKeyVault {
 		res = azops.VaultID(r.ResourceID)
 	}
-	if res != "" && len(sw.Resources) < maxSweepResources && !slices.Contains(sw.Resources, res) {
+	if res != "" && len(sw.Resources) < maxSweepResources && !containsFold(sw.Resources, res) {
 		sw.Resources = append(sw.Resources, res)
 	}
 	if p := provider(r.Operation); len(sw.Providers) < maxSweepProviders && !slices.Contains(sw.Providers, p) {
