@@ -179,11 +179,10 @@ func (b *builder) azurite(l Label, t int64) error {
 	return nil
 }
 
-// A17, A18: MicroBurst's Get-AzKeyVaultSecretsREST / KeysREST with an
-// administrator's token: the secrets (keys) of six vaults of its tenant
-// listed one after the other. (An administrator, not an application: a
-// principal Vigil has seen only in Key Vault logs is learnt from its first
-// list, see detect/armbehaviour.)
+// A17, A18: MicroBurst's Get-AzKeyVaultSecretsREST / KeysREST in an
+// administrator's Az PowerShell session (the toolkit runs in the signed-in
+// context): the secrets (keys) of six vaults of its tenant listed one after
+// the other.
 func (b *builder) vaultSweep(l Label, t int64) error {
 	e := b.e
 	a, err := b.owner()

@@ -48,7 +48,10 @@
 // # Partitions and state
 //
 // NamePrincipal is keyed by the principal (object ID, else UPN, else app
-// ID) and keeps, per principal: first and last operation, operation counts,
+// ID); it reads every Activity Log record's final result and every
+// identified Key Vault record (those no sweep counts only move the
+// principal's first and last time, without waiting for the watermark, as do
+// plain Activity Log operations), and keeps, per principal: first and last operation, operation counts,
 // the open sweeps (at most 16, 256 resources each) and the peak of each
 // pattern, the open return and PowerShell episodes, the last located
 // operation and up to 16 places. NameTenant is keyed by tenant: up to

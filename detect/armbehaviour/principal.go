@@ -131,7 +131,9 @@ func (d *principal) PartitionKey(op *event.Op) (string, bool) {
 	case event.KindActivity:
 		return key, !pending(op.Result)
 	case event.KindKeyVault:
-		return key, d.kvOps[op.Operation]
+		// Every identified vault operation: the sweeps' and, unbuffered, the
+		// rest, which tell when a principal seen only in vault logs began.
+		return key, true
 	}
 	return "", false
 }
@@ -141,10 +143,10 @@ func (d *principal) NewShard() detect.Shard {
 }
 
 // principalShard takes the plain operations (no sweep, no persistence
-// write, nothing to locate) without buffering them: what they change (first
-// and last time, counts, the return and PowerShell episodes) does not wait
-// for the watermark, so the bulk of the Activity Log costs a map look-up
-// and a few comparisons.
+// write, nothing to locate; a vault operation that is no sweep's) without
+// buffering them: what they change (first and last time, counts, the return
+// and PowerShell episodes) does not wait for the watermark, so the bulk of
+// the logs costs a map look-up and a few comparisons.
 type principalShard struct {
 	*azops.Shard[pState]
 	d *principal
@@ -152,6 +154,10 @@ type principalShard struct {
 
 func (sh *principalShard) Process(op *event.Op, key string, emit detect.Emitter) {
 	d := sh.d
+	if op.Kind == event.KindKeyVault && !d.kvOps[op.Operation] {
+		d.seen(sh.State(key), op.Time)
+		return
+	}
 	if op.Kind == event.KindActivity {
 		if sweeps, persist := d.classify(op.Operation); sweeps == 0 && !persist && !d.locatable(&op.Caller, &op.Geo, op.CallerIP) {
 			d.observe(sh.State(key), op.Time, op.Caller.AppID)

@@ -93,6 +93,9 @@ func TestSweeps(t *testing.T) {
 		{"Get-AzKeyVaultKeysREST: keys of 4 vaults", cat(history, kvList(rob, at(12, 0), 4, "KeyList")),
 			[]string{TypeKeyVaultKeysSweep, TypeKeyVaultKeysSweep}},
 		{"secrets of two vaults", cat(history, kvList(rob, at(12, 0), 2, "SecretList")), nil},
+		{"an application seen only in vault logs, reading for ten days, then listing 5 vaults", cat(kvReads(pipeline, 10),
+			kvList(pipeline, at(12, 0), 5, "SecretList")), []string{TypeKeyVaultSecretsSweep, TypeKeyVaultSecretsSweep}},
+		{"its first list is in its first week", cat(kvReads(pipeline, 3), kvList(pipeline, at(3, 0), 5, "SecretList")), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,4 +132,14 @@ func TestSweepCandidate(t *testing.T) {
 	if !strings.Contains(c.Evidence[0].Resource, "store0") {
 		t.Errorf("evidence %+v", c.Evidence[0])
 	}
+}
+
+// kvReads is p reading a secret of one vault every hour for days days.
+func kvReads(p event.Principal, days int) []event.Op {
+	v := dt.Vault{Subscription: sub, ResourceGroup: "prod", Name: "vault0"}
+	var ops []event.Op
+	for h := range days * 24 {
+		ops = append(ops, dt.KV(t0.Add(time.Duration(h)*time.Hour), v, "SecretGet", dt.Caller(p), dt.From(office, officeGeo)))
+	}
+	return ops
 }
