@@ -22,6 +22,8 @@ import (
 
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/detect/arm"
+	"github.com/vigil-security/vigil/detect/armbehaviour"
+	"github.com/vigil-security/vigil/detect/fraud"
 	"github.com/vigil-security/vigil/detect/keyvault"
 	"github.com/vigil-security/vigil/detect/kvbehaviour"
 	"github.com/vigil-security/vigil/detect/network"
@@ -42,6 +44,12 @@ type Config struct {
 	KVBehaviour kvbehaviour.Config `yaml:"keyvaultBehaviour"`
 	// ARM configures the Resource Manager (Activity Log) detections.
 	ARM arm.Config `yaml:"arm"`
+	// ARMBehaviour configures the behavioural Resource Manager detections
+	// (toolkit sweeps, unused account and PowerShell persistence,
+	// privileged custom roles, infrequent country, impossible travel).
+	ARMBehaviour armbehaviour.Config `yaml:"armBehaviour"`
+	// Fraud configures the partner (CSP) compute fraud detections.
+	Fraud fraud.Config `yaml:"fraud"`
 	// Network configures the network-layer detections (flows).
 	Network network.Config `yaml:"network"`
 	// Server configures `vigil serve`.
@@ -230,12 +238,14 @@ type Blocklist struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Engine:      Engine{Lateness: detect.DefaultLateness, EmitEarly: true},
-		Alerts:      Alerts{AggregationWindow: 24 * time.Hour, EvidenceCap: 50, Language: "en"},
-		KeyVault:    keyvault.DefaultConfig(),
-		KVBehaviour: kvbehaviour.DefaultConfig(),
-		ARM:         arm.DefaultConfig(),
-		Network:     network.DefaultConfig(),
+		Engine:       Engine{Lateness: detect.DefaultLateness, EmitEarly: true},
+		Alerts:       Alerts{AggregationWindow: 24 * time.Hour, EvidenceCap: 50, Language: "en"},
+		KeyVault:     keyvault.DefaultConfig(),
+		KVBehaviour:  kvbehaviour.DefaultConfig(),
+		ARM:          arm.DefaultConfig(),
+		ARMBehaviour: armbehaviour.DefaultConfig(),
+		Fraud:        fraud.DefaultConfig(),
+		Network:      network.DefaultConfig(),
 		Server: Server{
 			Listen:           DefaultListen,
 			DataDir:          DefaultDataDir,
@@ -392,7 +402,7 @@ func (c *Config) Validate() error {
 	for _, sec := range []struct {
 		name string
 		v    interface{ Validate() error }
-	}{{"keyvault", &c.KeyVault}, {"keyvaultBehaviour", &c.KVBehaviour}, {"arm", &c.ARM}, {"network", &c.Network}} {
+	}{{"keyvault", &c.KeyVault}, {"keyvaultBehaviour", &c.KVBehaviour}, {"arm", &c.ARM}, {"armBehaviour", &c.ARMBehaviour}, {"fraud", &c.Fraud}, {"network", &c.Network}} {
 		if err := sec.v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", sec.name, err))
 		}

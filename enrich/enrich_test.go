@@ -67,7 +67,7 @@ func TestEnrich(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	london := event.Geo{Country: "GB", City: "London", Lat: 51.5142, Lon: -0.0931, HasLocation: true, ASN: 64496, ASOrg: "Example Transit"}
+	london := event.Geo{Country: "GB", City: "London", Lat: 51.5142, Lon: -0.0931, HasLocation: true, AccuracyKm: 20, ASN: 64496, ASOrg: "Example Transit"}
 	tor := event.IntelHit{Source: "tor-exit-nodes", Category: "tor", Date: torDate}
 	c2 := event.IntelHit{Source: "c2", Category: "c2", Date: c2Date}
 	tests := []struct {
@@ -79,7 +79,7 @@ func TestEnrich(t *testing.T) {
 		{"documentation address on the c2 list", "192.0.2.7", london, []event.IntelHit{c2}},
 		{"outside the c2 /28", "192.0.2.77", london, nil},
 		{"IPv4-mapped", "::ffff:192.0.2.7", london, []event.IntelHit{c2}},
-		{"IPv6", "2001:db8::1", event.Geo{Country: "JP", City: "Tokyo", Lat: 35.6895, Lon: 139.6917, HasLocation: true}, nil},
+		{"IPv6", "2001:db8::1", event.Geo{Country: "JP", City: "Tokyo", Lat: 35.6895, Lon: 139.6917, HasLocation: true, AccuracyKm: 20}, nil},
 		{"ASN only, exact c2 address", "198.51.100.99", event.Geo{ASN: 64500, ASOrg: "Example Hosting"}, []event.IntelHit{c2}},
 		{"Tor exit also on ipsum", "192.42.116.17", event.Geo{}, []event.IntelHit{tor, {Source: "ipsum", Category: "malicious", Date: ipsumDate, Score: 7}}},
 		{"Tor exit IPv6", "2001:470:1:908::9001", event.Geo{}, []event.IntelHit{tor}},

@@ -19,6 +19,19 @@ func intelConfig() config.Config {
 	return cfg
 }
 
+// estateConfig is intelConfig adapted to the estate (ForEstate).
+func estateConfig(t *testing.T, est *simulate.Estate) config.Config {
+	t.Helper()
+	cfg, err := ForEstate(intelConfig(), est, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ARMBehaviour.UnusedAccount.MinIdle != EstateIdle || len(cfg.Intel.GeoIP) != 1 || len(cfg.ARMBehaviour.ExceptRanges) != 1 {
+		t.Fatalf("ForEstate: %+v", cfg.ARMBehaviour)
+	}
+	return cfg
+}
+
 // TestEfficacyOnA21DayEstate runs every detection over a simulated 21-day
 // estate and holds them to the target: every injected attack found, at most
 // one false positive per alert type per 1,000 vault-days of benign activity.
@@ -30,7 +43,7 @@ func TestEfficacyOnA21DayEstate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(context.Background(), est, intelConfig())
+	rep, err := Run(context.Background(), est, estateConfig(t, est))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,8 +115,11 @@ type Geo struct {
 	Lon     float64 // longitude
 	// HasLocation is true when Lat/Lon come from the database.
 	HasLocation bool
-	ASN         uint32 // autonomous system number, 0 when unknown
-	ASOrg       string // autonomous system organisation
+	// AccuracyKm is the database's accuracy radius around Lat/Lon in
+	// kilometres (MaxMind location.accuracy_radius), 0 when it gives none.
+	AccuracyKm uint16
+	ASN        uint32 // autonomous system number, 0 when unknown
+	ASOrg      string // autonomous system organisation
 }
 
 // IntelHit is one threat-intelligence match for an address.

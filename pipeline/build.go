@@ -10,6 +10,8 @@ import (
 	"github.com/vigil-security/vigil/config"
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/detect/arm"
+	"github.com/vigil-security/vigil/detect/armbehaviour"
+	"github.com/vigil-security/vigil/detect/fraud"
 	"github.com/vigil-security/vigil/detect/keyvault"
 	"github.com/vigil-security/vigil/detect/kvbehaviour"
 	"github.com/vigil-security/vigil/detect/network"
@@ -25,6 +27,8 @@ func Detectors(cfg config.Config) []detect.Detector {
 	ds = append(ds, keyvault.Detectors(cfg.KeyVault)...)
 	ds = append(ds, kvbehaviour.Detectors(cfg.KVBehaviour)...)
 	ds = append(ds, arm.Detectors(cfg.ARM)...)
+	ds = append(ds, armbehaviour.Detectors(cfg.ARMBehaviour)...)
+	ds = append(ds, fraud.Detectors(cfg.Fraud)...)
 	return ds
 }
 

@@ -351,7 +351,9 @@ func (b *builder) accountVolume(l Label, t int64) error {
 	first, last := b.span(i0)
 	l.Note = p.upn + ", who uses " + plural(len(a.vaults), "vault") + ", lists the secrets of all " +
 		strconv.Itoa(len(vs)) + " vaults of the tenant within an hour"
-	l.Also = []string{"KV_UserAnomaly", "KV_UserAppAnomaly"}
+	// Listing the secrets of every vault one after the other is also what
+	// MicroBurst's Get-AzKeyVaultSecretsREST does.
+	l.Also = []string{"KV_UserAnomaly", "KV_UserAppAnomaly", "ARM_MicroBurst.AzKeyVaultSecretsREST"}
 	e.who(&l, a.who)
 	b.label(l, first, e.dayEnd(last)+ticksPerHour)
 	return nil

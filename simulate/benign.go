@@ -140,7 +140,8 @@ func (b *builder) backupLookAlike() error {
 	if t < e.learning || t+ticksPerHour > int64(e.hours)*ticksPerHour {
 		return nil
 	}
-	for _, typ := range []string{"KV_OperationPatternAnomaly", "KV_OperationVolumeAnomaly", "KV_AccountVolumeAnomaly", "KV_ListGetAnomaly"} {
+	for _, typ := range []string{"KV_OperationPatternAnomaly", "KV_OperationVolumeAnomaly", "KV_AccountVolumeAnomaly", "KV_ListGetAnomaly",
+		"ARM_MicroBurst.AzKeyVaultSecretsREST", "ARM_MicroBurst.AzKeyVaultKeysREST"} {
 		l := Label{ID: "B03", Kind: LabelBenign, AlertType: typ,
 			Note: "nightly backup (SecretList, SecretBackup, KeyBackup ...) of every vault of the tenant, every night since the start"}
 		e.who(&l, a.who)

@@ -52,6 +52,22 @@
 // addresses scored 3 or more that are not Tor exits; normal traffic comes
 // from ranges on neither list.
 //
+// Where the estate has room (two days after the learning period), it also
+// runs the Resource Manager behaviour and partner fraud scenarios
+// (armscenarios.go, armfraud.go): every subscription's release pipeline
+// creates two VMs each weekday (with the response bodies that name their
+// size and region); look-alikes are a quarterly scale-up, a new region
+// launch, a data scientist's compute instance, an administrator working
+// through the organisation's VPN (egress in the US, Estate.VPNRanges), one
+// on a mobile network placed at the Netherlands' centre, one flying between
+// the Tokyo and Amsterdam offices at weekends; attacks are one of each
+// toolkit sweep, an unused account's return, a first PowerShell session, a
+// privileged custom role then assigned, a session from an infrequent
+// country, impossible travel, a GPU fleet in new regions, and Machine
+// Learning, Batch and Container Instances deployments where the subscription
+// never used them. Estate.WriteGeoIP writes a MaxMind City database that
+// places the estate's addresses, for the location detections.
+//
 // Labels (Estate.Labels, Estate.WriteLabels as JSON lines) name, for each
 // scenario, the alert type, whether it must fire, the vault or subscription,
 // the principal (object ID, UPN, app ID), the address and the time range in

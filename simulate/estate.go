@@ -149,7 +149,8 @@ type Estate struct {
 	clients     []string
 	armClient   uint16 // clients index of azure-resource-manager/2.0
 	armRes      []armResource
-	subRes      int // armRes index of the first subscription's resKinds
+	bodies      []string // Activity Log response bodies, escaped for a JSON string
+	subRes      int      // armRes index of the first subscription's resKinds
 	actors      []actor
 	scripted    []ev // scenario events, sorted by time
 	labels      []Label

@@ -29,7 +29,9 @@ func TestScenariosFitEveryEstateSize(t *testing.T) {
 				t.Errorf("%+v: label %s %s [%s, %s] outside [%s, %s]", opts, l.ID, l.AlertType, l.From, l.To, e.LearningEnd(), e.End())
 			}
 		}
-		if attacks != len(attackTypes) {
+		// Every Key Vault and Resource Manager TI attack; the behaviour and
+		// fraud scenarios where the estate has room (GPU fleet: 3 labels).
+		if attacks < len(attackTypes) || attacks > len(attackTypes)+len(armTypes)+2 {
 			t.Errorf("%+v: %d attacks", opts, attacks)
 		}
 	}

@@ -113,12 +113,16 @@ type ev struct {
 	status uint16 // HTTP status; for Activity Log: 0 = Start record
 	vault  uint16 // vault (Key Vault events)
 	who    uint16 // principal, or noPrincipal
-	app    uint16 // index in appIDs (Key Vault events)
+	app    uint16
 	ip     uint16 // index in ips
 	client uint16 // index in clients
 	obj    uint16 // object within its collection; Activity Log: armRes index
-	extra  uint16 // VaultPatch: granted principal + 1; 404: missing-object flag
-	dur    uint16 // durationMs
+	// extra: VaultPatch: granted principal + 1; 404: missing-object flag;
+	// Activity Log: index of the response body in Estate.bodies + 1.
+	extra uint16
+	// app is, for Key Vault events, the index in appIDs; for Activity Log
+	// events, 0 for the principal's usual client app, else its index + 1.
+	dur uint16 // durationMs
 }
 
 // opKind says how a Key Vault operation's URIs are formed.
@@ -215,6 +219,17 @@ const (
 	armAccessPolicyWrite
 	armRoleAssignmentWrite
 	armVMRunCommand
+	armRunbookWrite
+	armWebhookWrite
+	armRoleDefinitionWrite
+	armSitePublishXML
+	armCosmosListKeys
+	armACRListCredentials
+	armSiteConfigList
+	armVMSSWrite
+	armMLComputeWrite
+	armBatchPoolWrite
+	armContainerGroupWrite
 	numARMOps
 )
 
@@ -229,6 +244,17 @@ var armOps = [numARMOps]armOp{
 	armAccessPolicyWrite:   {"Microsoft.KeyVault/vaults/accessPolicies/write", "Write", false},
 	armRoleAssignmentWrite: {"Microsoft.Authorization/roleAssignments/write", "Write", true},
 	armVMRunCommand:        {"Microsoft.Compute/virtualMachines/runCommand/action", "Action", false},
+	armRunbookWrite:        {"Microsoft.Automation/automationAccounts/runbooks/write", "Write", true},
+	armWebhookWrite:        {"Microsoft.Automation/automationAccounts/webhooks/write", "Write", true},
+	armRoleDefinitionWrite: {"Microsoft.Authorization/roleDefinitions/write", "Write", true},
+	armSitePublishXML:      {"Microsoft.Web/sites/publishxml/action", "Action", false},
+	armCosmosListKeys:      {"Microsoft.DocumentDB/databaseAccounts/listKeys/action", "Action", false},
+	armACRListCredentials:  {"Microsoft.ContainerRegistry/registries/listCredentials/action", "Action", false},
+	armSiteConfigList:      {"Microsoft.Web/sites/config/list/action", "Action", false},
+	armVMSSWrite:           {"Microsoft.Compute/virtualMachineScaleSets/write", "Write", true},
+	armMLComputeWrite:      {"Microsoft.MachineLearningServices/workspaces/computes/write", "Write", true},
+	armBatchPoolWrite:      {"Microsoft.Batch/batchAccounts/pools/write", "Write", true},
+	armContainerGroupWrite: {"Microsoft.ContainerInstance/containerGroups/write", "Write", true},
 }
 
 // Well-known first-party application IDs.

@@ -324,7 +324,11 @@ func (rd *renderer) activity(b []byte, x *ev) []byte {
 		b = append(b, `","name":"`...)
 		b = append(b, p.name...)
 		b = append(b, `","appid":"`...)
-		b = append(b, e.appIDs[p.app]...)
+		if x.app > 0 {
+			b = append(b, e.appIDs[x.app-1]...)
+		} else {
+			b = append(b, e.appIDs[p.app]...)
+		}
 		b = append(b, `","appidacr":"0","ipaddr":"`...)
 		b = append(b, e.ips[x.ip]...)
 	} else {
@@ -342,5 +346,9 @@ func (rd *renderer) activity(b []byte, x *ev) []byte {
 		b = append(b, `,"properties":{"statusCode":"OK","serviceRequestId":"`...)
 	}
 	b = appendGUIDOf(b, x.corr^0x510e527fade682d1)
+	if x.extra > 0 {
+		b = append(b, `","responseBody":"`...)
+		b = append(b, e.bodies[x.extra-1]...)
+	}
 	return append(b, `"}}`...)
 }

@@ -156,7 +156,10 @@ func (b *builder) scenarios() error {
 	if err := b.benign(); err != nil {
 		return err
 	}
-	return b.attacks()
+	if err := b.attacks(); err != nil {
+		return err
+	}
+	return b.armScenarios()
 }
 
 // learningLabels labels the estate's learning period and the late vault's.

@@ -60,12 +60,12 @@ Flags:`
 
 // estateFlags are the flags of estate mode; loadFlags those of load mode.
 var (
-	estateFlags = []string{"days", "learning-days", "scale", "labels", "activity", "no-scenarios", "evaluate", "config", "workers", "geoip", "tor", "blocklist"}
+	estateFlags = []string{"days", "learning-days", "scale", "labels", "activity", "no-scenarios", "evaluate", "config", "workers", "geoip", "tor", "blocklist", "geoip-out"}
 	loadFlags   = []string{"records", "span", "inject-tor"}
 	// flowFlags need --flows; keyVaultFlags are estate flags flow mode
 	// does not take.
 	flowFlags     = []string{"udp", "speed", "pps", "sampling", "assets-out", "mining-pools-out", "c2-out"}
-	keyVaultFlags = []string{"format", "activity"}
+	keyVaultFlags = []string{"format", "activity", "geoip-out"}
 )
 
 func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -82,6 +82,7 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	labels := fs.String("labels", "", "estate: write the labels (JSON lines) to this file")
 	activity := fs.String("activity", "", "estate: write Activity Log records to this file instead of -o")
 	quiet := fs.Bool("no-scenarios", false, "estate: only the normal rhythm, no attacks or look-alikes")
+	geoOut := fs.String("geoip-out", "", "estate: write a GeoIP (MaxMind City) database placing the estate's addresses to this file, for detect --geoip")
 	// Load mode.
 	var intel commonFlags
 	intel.register(fs, "estate, with --evaluate: YAML configuration of the detections (thresholds, intel files)")
@@ -196,6 +197,11 @@ func runSimulate(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if *geoOut != "" {
+		if err := writeFile(*geoOut, stdout, e.WriteGeoIP); err != nil {
+			return err
+		}
+	}
 	d := time.Since(began)
 	fmt.Fprintf(stderr, "wrote %d records (%d Key Vault, %d Activity Log; %d bytes) of %d vaults from %s to %s (learning period until %s) in %s: %.0f records/s\n",
 		st.Records, st.KeyVault, st.Activity, st.Bytes, len(e.Vaults()), e.Start().Format(time.RFC3339), e.End().Format(time.RFC3339),
@@ -246,6 +252,14 @@ func runEvaluate(e *simulate.Estate, flags *commonFlags, stdout io.Writer) error
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
+	}
+	dir, err := os.MkdirTemp("", "vigil-evaluate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if cfg, err = evaluate.ForEstate(cfg, e, dir); err != nil {
+		return err
 	}
 	rep, err := evaluate.Run(context.Background(), e, cfg)
 	if err != nil {

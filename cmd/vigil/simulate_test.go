@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-security/vigil/enrich/geo"
 )
 
 func TestSimulateEstateWritesRecordsAndLabels(t *testing.T) {
@@ -71,5 +74,30 @@ func TestSimulateLoadModeKeepsItsFlags(t *testing.T) {
 	}
 	if n := bytes.Count(stdout.Bytes(), []byte("\n")); n != 20 {
 		t.Errorf("%d lines, want 20", n)
+	}
+}
+
+// TestSimulateGeoIPOut: --geoip-out writes a database detect --geoip reads,
+// which places the estate's office addresses.
+func TestSimulateGeoIPOut(t *testing.T) {
+	dir := t.TempDir()
+	db, labels := filepath.Join(dir, "estate.mmdb"), filepath.Join(dir, "labels.jsonl")
+	var stderr bytes.Buffer
+	code := run([]string{"simulate", "--days", "4", "--learning-days", "2", "--scale", "0.2", "-o", filepath.Join(dir, "kv.jsonl"),
+		"--labels", labels, "--geoip-out", db}, nil, &bytes.Buffer{}, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	l, err := geo.OpenLocator([]string{db}, geo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	g, err := l.Lookup(netip.MustParseAddr("145.53.212.10")) // the first office's first address
+	if err != nil || g.Country != "NL" || g.City != "Amsterdam" || !g.HasLocation || g.AccuracyKm != 20 {
+		t.Errorf("Lookup = %+v, %v", g, err)
+	}
+	if code := run([]string{"simulate", "--flows", "ipfix", "--geoip-out", db}, nil, &bytes.Buffer{}, &stderr); code != 2 {
+		t.Errorf("--geoip-out with --flows: exit %d, want 2", code)
 	}
 }

@@ -135,6 +135,18 @@ type PutGetAnomaly struct {
 	// [Microsoft.KeyVault/vaults/write, Microsoft.KeyVault/vaults/accessPolicies/write],
 	// the operations of Sigma's "Azure Keyvault Modified or Deleted" that change access.
 	ActivityChangeOperations []string `yaml:"activityChangeOperations"`
+	// GrantRoles are the role definitions (GUIDs) whose assignment at a
+	// vault's scope grants access to its secrets, keys or certificates: a
+	// successful Microsoft.Authorization/roleAssignments/write on the vault
+	// (or below it) for one of them counts as a change that grants its
+	// principal access, as addedAccessPolicy does for vaults that use
+	// access policies. Default: the built-in data-plane roles of Microsoft
+	// Learn's "Azure built-in roles for Key Vault data plane operations" —
+	// Key Vault Administrator, Certificates Officer, Certificate User, Crypto
+	// Officer, Crypto Service Encryption User, Crypto User, Secrets Officer,
+	// Secrets User (Key Vault Reader reads metadata only and is left out).
+	// Empty turns role assignments off.
+	GrantRoles []string `yaml:"grantRoles"`
 	// ReadOperations are the reads that follow. Default [SecretGet,
 	// SecretList, SecretListVersions, SecretBackup, KeyGet, KeyList,
 	// KeyDecrypt, KeyUnwrap, KeyBackup, CertificateGet, CertificateList,
@@ -178,6 +190,16 @@ func DefaultConfig() Config {
 			Enabled:                  true,
 			ChangeOperations:         []string{"VaultPut", "VaultPatch", "VaultAccessPolicyChangedEventGridNotification"},
 			ActivityChangeOperations: []string{"Microsoft.KeyVault/vaults/write", "Microsoft.KeyVault/vaults/accessPolicies/write"},
+			GrantRoles: []string{
+				"00482a5a-887f-4fb3-b363-3b7fe8e74483", // Key Vault Administrator
+				"a4417e6f-fecd-4de8-b567-7b0420556985", // Key Vault Certificates Officer
+				"db79e9a7-68ee-4b58-9aeb-b90e7c24fcba", // Key Vault Certificate User
+				"14b46e9e-c2b7-41b4-b07b-48a6ebf60603", // Key Vault Crypto Officer
+				"e147488a-f6f5-4113-8e2d-b22465e65bf6", // Key Vault Crypto Service Encryption User
+				"12338af0-0e69-4776-bea7-57ae8d297424", // Key Vault Crypto User
+				"b86a8fe4-44ce-4948-aee5-eccb2c155cd7", // Key Vault Secrets Officer
+				"4633458b-17de-408a-b874-0445c86b69e6", // Key Vault Secrets User
+			},
 			ReadOperations: []string{
 				"SecretGet", "SecretList", "SecretListVersions", "SecretBackup",
 				"KeyGet", "KeyList", "KeyDecrypt", "KeyUnwrap", "KeyBackup",
@@ -237,6 +259,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("putGetAnomaly.activityChangeOperations: %q is not a Resource Manager operation (provider/type/action)", n))
 		}
 	}
+	for _, r := range pg.GrantRoles {
+		if !isGUID(r) {
+			errs = append(errs, fmt.Errorf("putGetAnomaly.grantRoles: %q is not a role definition GUID", r))
+		}
+	}
 	window("putGetAnomaly.window", pg.Window)
 	positive("putGetAnomaly.minReads", pg.MinReads)
 	return errors.Join(errs...)
@@ -288,3 +315,23 @@ func newOpSet(lists ...[]string) opSet {
 }
 
 func (s opSet) has(op string) bool { _, ok := s[op]; return ok }
+
+// isGUID reports whether s is a GUID in its 8-4-4-4-12 hexadecimal form.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -39,6 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{"list required, none named", func(c *Config) { c.ListGetAnomaly.ListOperations = nil }, "requireList is set but listOperations is empty"},
 		{"no categories", func(c *Config) { c.SuspiciousIPAccess.Categories = nil }, "suspiciousIpAccess.categories is empty"},
 		{"activity name", func(c *Config) { c.PutGetAnomaly.ActivityChangeOperations = []string{"VaultPut"} }, "is not a Resource Manager operation"},
+		{"role name, not GUID", func(c *Config) { c.PutGetAnomaly.GrantRoles = []string{"Key Vault Secrets User"} }, `grantRoles: "Key Vault Secrets User" is not a role definition GUID`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

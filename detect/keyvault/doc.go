@@ -9,7 +9,9 @@
 //     many reads by one caller (a burst within a minute, or more than 25 of
 //     one read in a day);
 //   - KV_PutGetAnomaly: a change of the vault or its access policy, then
-//     reads by the changer or by a principal the change granted access,
+//     reads by the changer or by a principal the change granted access
+//     (an access policy's addedAccessPolicy, or an RBAC role assignment of
+//     a Key Vault data role at the vault's scope in the Activity Log),
 //     within the hour.
 //
 // Each default and where it comes from is documented on Config's fields.

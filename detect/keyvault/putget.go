@@ -20,6 +20,7 @@ type putGet struct {
 	maxEvidence int
 	changes     opSet
 	reads       opSet
+	grantRoles  map[string]bool // lower-cased role definition GUIDs
 	suspicious  suspicion
 }
 
@@ -29,7 +30,12 @@ func newPutGet(cfg Config) *putGet {
 	if pg.Window <= 0 {
 		pg.Window = DefaultConfig().PutGetAnomaly.Window
 	}
+	roles := make(map[string]bool, len(pg.GrantRoles))
+	for _, r := range pg.GrantRoles {
+		roles[strings.ToLower(r)] = true
+	}
 	return &putGet{
+		grantRoles:  roles,
 		cfg:         pg,
 		maxEvidence: cfg.MaxEvidence,
 		changes:     newOpSet(pg.ChangeOperations),
@@ -41,7 +47,7 @@ func newPutGet(cfg Config) *putGet {
 func (d *putGet) Name() string { return TypePutGetAnomaly }
 
 func (d *putGet) Consumes(k event.Kind) bool {
-	return k == event.KindKeyVault || (k == event.KindActivity && len(d.cfg.ActivityChangeOperations) > 0)
+	return k == event.KindKeyVault || (k == event.KindActivity && (len(d.cfg.ActivityChangeOperations) > 0 || len(d.grantRoles) > 0))
 }
 
 func (d *putGet) NewShard() detect.Shard           { return azops.NewShard[pgState](d) }
@@ -53,7 +59,7 @@ func (d *putGet) PartitionKey(op *event.Op) (string, bool) {
 	case event.KindKeyVault:
 		want = d.reads.has(op.Operation) || (d.changes.has(op.Operation) && !op.Failed())
 	case event.KindActivity:
-		want = d.isActivityChange(op.Operation) && succeeded(op.Result)
+		want = succeeded(op.Result) && (d.isActivityChange(op.Operation) || d.isGrant(op))
 	}
 	if !want {
 		return "", false
@@ -69,6 +75,20 @@ func (d *putGet) isActivityChange(name string) bool {
 		}
 	}
 	return false
+}
+
+// isGrant reports whether op assigns one of GrantRoles at a vault's scope
+// (the role assignment's resource ID lies under the vault).
+func (d *putGet) isGrant(op *event.Op) bool {
+	if len(d.grantRoles) == 0 || op.Operation != azops.OpRoleAssignmentWrite || azops.VaultID(op.ResourceID) == "" {
+		return false
+	}
+	body := op.RequestBody
+	if body == "" {
+		body = op.ResponseBody
+	}
+	role, _, ok := azops.RoleAssignment(body)
+	return ok && d.grantRoles[role]
 }
 
 // succeeded is an Activity Log result that says the change is done
@@ -188,7 +208,13 @@ func (c *pgChange) granted(objectID string) bool {
 
 func (d *putGet) change(key string, s *pgState, r *azops.Rec, emit detect.Emitter) {
 	by := r.PrincipalKey()
-	if by == "" && len(r.Added) == 0 {
+	added := r.Added
+	if r.Kind == event.KindActivity && r.Operation == azops.OpRoleAssignmentWrite {
+		if _, p, ok := azops.RoleAssignment(r.Body); ok && p != "" {
+			added = []string{p} // the principal the role assignment grants access
+		}
+	}
+	if by == "" && len(added) == 0 {
 		return // nobody to follow
 	}
 	var c *pgChange
@@ -214,7 +240,7 @@ func (d *putGet) change(key string, s *pgState, r *azops.Rec, emit detect.Emitte
 	}
 	c.Until = r.Time.Add(d.cfg.Window)
 	c.Change.Add(r, maxChangeEvidence)
-	for _, a := range r.Added {
+	for _, a := range added {
 		if len(c.Added) < maxAdded && !slices.ContainsFunc(c.Added, func(x string) bool { return strings.EqualFold(x, a) }) {
 			c.Added = append(c.Added, a)
 		}

@@ -1,12 +1,17 @@
 package keyvault
 
 import (
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
 	dt "github.com/vigil-security/vigil/detect/detecttest"
 	"github.com/vigil-security/vigil/event"
+	"github.com/vigil-security/vigil/source/azurelog"
 )
 
 var carol = event.Principal{ObjectID: "6e1b5d1c-8a3e-4f0e-9a55-2b7f3c1d9e20", UPN: "carol@contoso.com",
@@ -166,5 +171,74 @@ func TestPutGetOrder(t *testing.T) {
 	dt.Number("keyvault.json", early)
 	if got := dt.Run(d, 5*time.Minute, early); len(got) != 0 {
 		t.Errorf("read before the change: %d candidates, want 0", len(got))
+	}
+}
+
+// readActivity decodes an Activity Log file with the production reader.
+func readActivity(t *testing.T, path string) []event.Op {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := azurelog.NewReader(f, filepath.Base(path), azurelog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []event.Op
+	for {
+		var op event.Op
+		err := rd.Next(&op)
+		if err == io.EOF {
+			return ops
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.Raw = nil
+		ops = append(ops, op)
+	}
+}
+
+// An RBAC role assignment on the vault (Key Vault Secrets User for bob, by
+// alice) is a grant: bob's reads within the hour are KV_PutGetAnomaly.
+func TestPutGetRoleAssignment(t *testing.T) {
+	grant := readActivity(t, "testdata/role-assignment-vault-scope.json")
+	if len(grant) != 2 || grant[1].Result != "Success" || grant[1].ResponseBody == "" {
+		t.Fatalf("decoded %d records: %+v", len(grant), grant)
+	}
+	succeeded := grant[1:]
+	read := kv(10*time.Minute, vault, "SecretGet", bob, office)
+	readByCarol := kv(11*time.Minute, vault, "SecretGet", carol, office)
+	noRoles := DefaultConfig()
+	noRoles.PutGetAnomaly.GrantRoles = nil
+	readerRole := DefaultConfig()
+	readerRole.PutGetAnomaly.GrantRoles = []string{"21090545-7ca7-4776-b22c-e363652d74d2"} // Key Vault Reader
+	tests := []struct {
+		name  string
+		cfg   Config
+		ops   []event.Op
+		wants []want
+	}{
+		{"granted reader", DefaultConfig(), []event.Op{succeeded[0], read},
+			[]want{{2, "", []string{vault.ResourceID(), alice.ObjectID, bob.ObjectID}}}},
+		{"Start and Succeeded records of one request", DefaultConfig(), append(slices.Clone(grant), read),
+			[]want{{2, "", []string{vault.ResourceID(), alice.ObjectID, bob.ObjectID}}}},
+		{"someone else reads", DefaultConfig(), []event.Op{succeeded[0], readByCarol}, nil},
+		{"role assignments not counted", noRoles, []event.Op{succeeded[0], read}, nil},
+		{"a role that grants no data access", readerRole, []event.Op{succeeded[0], read}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(t, detector(t, tc.cfg, TypePutGetAnomaly), slices.Clone(tc.ops))
+			checkWant(t, got, tc.wants)
+			if len(got) > 0 {
+				dt.WantDetails(t, got[0], map[string]string{
+					"changeOperation":  "microsoft.authorization/roleassignments/write",
+					"grantedObjectIds": bob.ObjectID, "granted": "true", "changedBy": "alice@contoso.com",
+				})
+			}
+		})
 	}
 }

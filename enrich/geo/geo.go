@@ -238,6 +238,7 @@ func merge(dst, src *event.Geo) {
 	}
 	if !dst.HasLocation && src.HasLocation {
 		dst.Lat, dst.Lon, dst.HasLocation = src.Lat, src.Lon, true
+		dst.AccuracyKm = src.AccuracyKm
 	}
 	if dst.ASN == 0 {
 		dst.ASN = src.ASN

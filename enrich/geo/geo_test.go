@@ -81,7 +81,8 @@ func openFixtures(tb testing.TB, opts Options) *Locator {
 
 func TestLocatorLookup(t *testing.T) {
 	l := openFixtures(t, Options{})
-	london := event.Geo{Country: "GB", City: "London", Lat: 51.5142, Lon: -0.0931, HasLocation: true, ASN: 64496, ASOrg: "Example Transit"}
+	// The City fixture gives location.accuracy_radius 20 (km).
+	london := event.Geo{Country: "GB", City: "London", Lat: 51.5142, Lon: -0.0931, HasLocation: true, AccuracyKm: 20, ASN: 64496, ASOrg: "Example Transit"}
 	tests := []struct {
 		addr string
 		want event.Geo

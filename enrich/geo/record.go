@@ -28,6 +28,7 @@ type record struct {
 	lat, lon    float64
 	hasLat      bool
 	hasLon      bool
+	accuracy    uint16 // location.accuracy_radius, km
 	asn         uint32
 	asOrg       string
 }
@@ -45,6 +46,7 @@ func (r *record) geo() event.Geo {
 	}
 	if r.hasLat && r.hasLon && math.Abs(r.lat) <= 90 && math.Abs(r.lon) <= 180 {
 		g.Lat, g.Lon, g.HasLocation = r.lat, r.lon, true
+		g.AccuracyKm = r.accuracy
 	}
 	return g
 }
@@ -97,7 +99,8 @@ func (r *record) readCity(v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
 	})
 }
 
-// readLatLon reads location.latitude and location.longitude.
+// readLatLon reads location.latitude, location.longitude and
+// location.accuracy_radius.
 func (r *record) readLatLon(v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
 	return eachField(v, func(key []byte, v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
 		switch string(key) {
@@ -105,10 +108,23 @@ func (r *record) readLatLon(v mmdbdata.Cursor) (mmdbdata.Cursor, error) {
 			return readFloat(v, &r.lat, &r.hasLat)
 		case "longitude":
 			return readFloat(v, &r.lon, &r.hasLon)
+		case "accuracy_radius":
+			return readRadius(v, &r.accuracy)
 		default:
 			return v.Skip()
 		}
 	})
+}
+
+// readRadius reads location.accuracy_radius (kilometres, a uint16 in
+// MaxMind's databases), saturating what does not fit.
+func readRadius(c mmdbdata.Cursor, dst *uint16) (mmdbdata.Cursor, error) {
+	n, next, err := c.ReadUint()
+	if err != nil {
+		return mmdbdata.Cursor{}, mmdbdata.NormalizeUnmarshalError[uint16](err)
+	}
+	*dst = uint16(min(n, math.MaxUint16))
+	return next, nil
 }
 
 // readTraits reads the ASN fields kept under traits.

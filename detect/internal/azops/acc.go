@@ -61,6 +61,7 @@ func (a *Acc) Add(r *Rec, maxEvidence int) {
 		// Sharing r's slices is safe: Fill gives every record fresh ones
 		// and nothing writes to them afterwards.
 		a.Recs = append(a.Recs, *r)
+		a.Recs[len(a.Recs)-1].Body = "" // evidence needs no request body
 	}
 }
 

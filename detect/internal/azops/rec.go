@@ -41,7 +41,11 @@ type Rec struct {
 	CorrelationID  string          `json:"corr,omitempty"`
 	Target         string          `json:"target,omitempty"`
 	// Added is the op's AddedAccessPolicy (object IDs granted access).
-	Added []string         `json:"added,omitempty"`
+	Added []string `json:"added,omitempty"`
+	// Body is an Activity Log record's request body, else its response body (JSON text, shared with
+	// the Op), for detections that read what a write asked for (a role
+	// definition's actions, a VM's size). Evidence kept in an Acc drops it.
+	Body  string           `json:"body,omitempty"`
 	Pos   event.Position   `json:"pos"`
 	Geo   event.Geo        `json:"geo"`
 	Intel []event.IntelHit `json:"intel,omitempty"`
@@ -66,6 +70,14 @@ func (r *Rec) Fill(op *event.Op) {
 		Target:         op.Target,
 		Pos:            op.Pos,
 		Geo:            op.Geo,
+	}
+	if op.Kind == event.KindActivity {
+		// The Start record of a write carries the request body, the
+		// Succeeded one the response body (the resource as created).
+		r.Body = op.RequestBody
+		if r.Body == "" {
+			r.Body = op.ResponseBody
+		}
 	}
 	if len(op.AddedAccessPolicy) > 0 {
 		r.Added = slices.Clone(op.AddedAccessPolicy)

@@ -102,6 +102,18 @@ func (sh *Shard[S]) Speculate(emit detect.Emitter) {
 	clear(sh.isFresh)
 }
 
+// State returns the state of key, creating it when the key has none, for a
+// detection that updates what does not depend on order (counters, first
+// and last times) at once instead of buffering the record.
+func (sh *Shard[S]) State(key string) *S {
+	s := sh.states[key]
+	if s == nil {
+		s = new(S)
+		sh.states[key] = s
+	}
+	return s
+}
+
 // Process implements detect.Shard: it copies op into the key's buffer.
 func (sh *Shard[S]) Process(op *event.Op, key string, emit detect.Emitter) {
 	s := sh.states[key]
