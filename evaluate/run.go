@@ -24,10 +24,11 @@ func Run(ctx context.Context, est *simulate.Estate, cfg config.Config) (Report, 
 }
 
 // detectAll runs the estate's telemetry through the stage chain and returns
-// every alert, closed, and how many alerts were opened early.
-func detectAll(ctx context.Context, est *simulate.Estate, cfg config.Config) (_ []*alert.Alert, early int64, err error) {
+// every alert, closed, and how many alerts of each type were opened early.
+func detectAll(ctx context.Context, est *simulate.Estate, cfg config.Config) (_ []*alert.Alert, early map[string]int, err error) {
 	var alerts []*alert.Alert
-	sink := pipeline.SinkFunc(func(a *alert.Alert) error { alerts = append(alerts, a); return nil })
+	early = map[string]int{}
+	sink := &collectSink{closed: &alerts, early: early}
 	var skipped []string
 	p, err := pipeline.Build(cfg, pipeline.BuildOptions{Sinks: []pipeline.Sink{sink},
 		OnRecordError: func(e *azurelog.RecordError) {
@@ -36,7 +37,7 @@ func detectAll(ctx context.Context, est *simulate.Estate, cfg config.Config) (_ 
 			}
 		}})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	defer p.Close()
 
@@ -48,15 +49,31 @@ func detectAll(ctx context.Context, est *simulate.Estate, cfg config.Config) (_ 
 	err = p.ReadAzure(ctx, pr, "simulated")
 	pr.CloseWithError(io.ErrClosedPipe) // stop the writer if reading ended early
 	if err != nil {
-		return nil, 0, fmt.Errorf("evaluate: %w", err)
+		return nil, nil, fmt.Errorf("evaluate: %w", err)
 	}
 	if err := p.Finish(); err != nil {
-		return nil, 0, fmt.Errorf("evaluate: %w", err)
+		return nil, nil, fmt.Errorf("evaluate: %w", err)
 	}
 	if n := p.Counters.Skipped.Load(); n > 0 {
-		return nil, 0, fmt.Errorf("evaluate: the simulator wrote %d records the reader skipped, e.g. %v", n, skipped)
+		return nil, nil, fmt.Errorf("evaluate: the simulator wrote %d records the reader skipped, e.g. %v", n, skipped)
 	}
-	return alerts, p.Counters.Early.Load(), nil
+	return alerts, early, nil
+}
+
+// collectSink keeps closed alerts and counts, by type, the alerts opened
+// provisionally by an early candidate.
+type collectSink struct {
+	closed *[]*alert.Alert
+	early  map[string]int
+}
+
+func (c *collectSink) Closed(a *alert.Alert) error { *c.closed = append(*c.closed, a); return nil }
+
+func (c *collectSink) Updated(a *alert.Alert, created bool) error {
+	if created && a.Provisional() {
+		c.early[a.Type]++
+	}
+	return nil
 }
 
 // BenignVaultDays is the vault-days of activity after each vault's learning

@@ -183,7 +183,16 @@ func (d *vaultDetector) observe(ss *seenState, r *azops.Rec, emit detect.Emitter
 // policy granted the user access), or a known user through an application
 // the vault knows from others (KV_UserAppAnomaly).
 func (d *vaultDetector) newPair(ss *seenState, r *azops.Rec, pk, app, cc string, emit detect.Emitter) {
-	var usual []string
+	if typ, usual, ok := d.pairType(ss, r, pk, app, ss.granted); ok {
+		d.open(ss, typ, pk, usual, r, cc, emit)
+	}
+}
+
+// pairType is newPair's decision, without changing ss: the type of
+// candidate a new pair raises, the applications the user usually calls
+// through, and whether it raises one; granted tells whether an
+// access-policy change granted an object ID access.
+func (d *vaultDetector) pairType(ss *seenState, r *azops.Rec, pk, app string, granted func(string) bool) (typ string, usual []string, ok bool) {
 	for _, a := range ss.Clients.Keys() { // a rare path: a new pair
 		if a != app && has(ss.Users, baseline.HashPair(pk, a)) {
 			usual = append(usual, a)
@@ -193,19 +202,14 @@ func (d *vaultDetector) newPair(ss *seenState, r *azops.Rec, pk, app, cc string,
 		usual = append(usual, "")
 	}
 	if len(usual) == 0 {
-		if d.s.UserAnomaly.Enabled && !ss.granted(r.Caller.ObjectID) {
-			d.open(ss, TypeUserAnomaly, pk, nil, r, cc, emit)
-		}
-		return
+		return TypeUserAnomaly, nil, d.s.UserAnomaly.Enabled && !granted(r.Caller.ObjectID)
 	}
 	// A management operation (VaultGet, VaultPatch ...) reaches the vault
 	// through Resource Manager: the application is how the user reached
 	// Resource Manager (the portal, the CLI), which administrators change
 	// at will; the pair is learnt without an alert.
-	if d.s.UserAppAnomaly.Enabled && app != "" && !management(r.Operation) &&
-		(ss.clientKnown(app) || has(ss.Apps, baseline.HashString(app))) {
-		d.open(ss, TypeUserAppAnomaly, pk, usual, r, cc, emit)
-	}
+	return TypeUserAppAnomaly, usual, d.s.UserAppAnomaly.Enabled && app != "" && !management(r.Operation) &&
+		(ss.clientKnown(app) || has(ss.Apps, baseline.HashString(app)))
 }
 
 // has reports whether the table holds the key with hash h.
@@ -239,8 +243,20 @@ func (ss *seenState) pushFailed(r *azops.Rec) {
 // open raises the first candidate for a new caller, with its refused
 // attempts of the last Window as evidence, and opens its window.
 func (d *vaultDetector) open(ss *seenState, typ, who string, usual []string, r *azops.Rec, cc string, emit detect.Emitter) {
+	g, acc := d.newGroup(ss, typ, who, usual, r, cc, ss.Users.Len()+ss.Apps.Len()-1)
+	emit.Emit(d.seenCandidate(ss, g, &acc))
+	if len(ss.Groups) >= maxGroups {
+		d.closeGroup(ss, 0, emit)
+	}
+	ss.Groups = append(ss.Groups, g)
+}
+
+// newGroup makes the window a new caller opens and the records of its
+// first candidate, without changing ss; known is how many callers the
+// vault knew before.
+func (d *vaultDetector) newGroup(ss *seenState, typ, who string, usual []string, r *azops.Rec, cc string, known int) (*seenGroup, azops.Acc) {
 	pk, app := r.PrincipalKey(), r.Caller.AppID
-	g := &seenGroup{Type: typ, Principal: pk, Start: r.Time, Known: ss.Users.Len() + ss.Apps.Len() - 1, UsualApps: usual}
+	g := &seenGroup{Type: typ, Principal: pk, Start: r.Time, Known: known, UsualApps: usual}
 	switch typ {
 	case TypeAppAnomaly:
 		g.Principal, g.App = "", who
@@ -258,11 +274,64 @@ func (d *vaultDetector) open(ss *seenState, typ, who string, usual []string, r *
 	acc.Add(r, d.s.MaxEvidence)
 	g.Ops = slices.Clone(acc.Ops)
 	g.Countries = addCountry(nil, cc)
-	emit.Emit(d.seenCandidate(ss, g, &acc))
-	if len(ss.Groups) >= maxGroups {
-		d.closeGroup(ss, 0, emit)
+	return g, acc
+}
+
+// speculate announces the new callers among a vault's pending records
+// (see azops.Speculator): a user, application or pair the vault has not
+// seen, past its learning period, not granted access by a change before
+// it, and outside an open window.
+func (d *vaultDetector) speculate(ss *seenState, pending []azops.Rec, emit detect.Emitter) {
+	var (
+		users, apps map[uint64]bool // keys the pending records before have shown
+		grants      []string
+	)
+	granted := func(oid string) bool { return ss.granted(oid) || (oid != "" && slices.Contains(grants, oid)) }
+	for i := range pending {
+		r := &pending[i]
+		for _, oid := range r.Added {
+			if oid != "" {
+				grants = append(grants, oid)
+			}
+		}
+		if r.Failed() {
+			continue
+		}
+		pk, app := r.PrincipalKey(), r.Caller.AppID
+		if slices.ContainsFunc(ss.Groups, func(g *seenGroup) bool { return g.matches(pk, app) }) {
+			continue
+		}
+		learned := !r.Time.Before(ss.First.Add(d.s.Learning))
+		known := ss.Users.Len() + ss.Apps.Len()
+		if isUser(&r.Caller) {
+			h := baseline.HashPair(pk, app)
+			if has(ss.Users, h) || users[h] {
+				continue
+			}
+			if users == nil {
+				users = map[uint64]bool{}
+			}
+			users[h] = true
+			if typ, usual, ok := d.pairType(ss, r, pk, app, granted); ok && learned {
+				g, acc := d.newGroup(ss, typ, pk, usual, r, "", known)
+				emit.Emit(d.seenCandidate(ss, g, &acc))
+			}
+			continue
+		}
+		ak := appKey(pk, app)
+		h := baseline.HashString(ak)
+		if has(ss.Apps, h) || apps[h] {
+			continue
+		}
+		if apps == nil {
+			apps = map[uint64]bool{}
+		}
+		apps[h] = true
+		if learned && d.s.AppAnomaly.Enabled && !granted(r.Caller.ObjectID) {
+			g, acc := d.newGroup(ss, TypeAppAnomaly, ak, nil, r, "", known)
+			emit.Emit(d.seenCandidate(ss, g, &acc))
+		}
 	}
-	ss.Groups = append(ss.Groups, g)
 }
 
 // add counts a record of the window's caller for its summary.

@@ -129,3 +129,12 @@ func checkAcc(a *azops.Acc) error {
 	}
 	return nil
 }
+
+// Speculate implements azops.Speculator: new users, applications and pairs
+// are announced as they arrive (the other detections of the vault decide
+// when event time closes their hour).
+func (d *vaultDetector) Speculate(key string, s *vaultState, pending []azops.Rec, emit detect.Emitter) {
+	if d.seenOn && s.Seen != nil {
+		d.speculate(s.Seen, pending, emit)
+	}
+}
