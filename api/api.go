@@ -59,10 +59,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
-	// BaseURL is the scheme and host clients reach the API at, such as
-	// "https://vigil.example.com", for @odata.context and @odata.nextLink;
-	// empty means the request's own (Host header).
+	// BaseURL is the scheme and host (and path prefix, behind a reverse
+	// proxy) clients reach the API at, such as "https://vigil.example.com",
+	// for @odata.context, @odata.nextLink and Location. When empty, the
+	// request's Host header is used if it names a loopback address,
+	// "localhost" or one of AllowedHosts; otherwise ListenAddr.
 	BaseURL string
+	// AllowedHosts are the Host header values links may be built on when
+	// BaseURL is empty: a host name (any port) or host:port.
+	AllowedHosts []string
+	// ListenAddr is the address the API is served on (host:port), the host
+	// of links when BaseURL is empty and the request's Host is not allowed;
+	// an empty or unspecified host ("0.0.0.0", "::") stands for this
+	// machine's name.
+	ListenAddr string
 	// Language is the default language of alert texts (en, ja, nl); empty
 	// means en.
 	Language string
@@ -81,7 +91,7 @@ type handler struct {
 	onChange func(*alert.Alert)
 	log      *slog.Logger
 	now      func() time.Time
-	base     string
+	links    *links
 	lang     string
 	useEvery time.Duration
 	mux      *http.ServeMux
@@ -149,7 +159,7 @@ func New(opts Options) http.Handler {
 	}
 	h := &handler{
 		st: opts.Store, dir: tenancy.NewIndex(opts.Directory), sil: opts.Silencer, onChange: opts.OnAlertChange,
-		log: opts.Logger, now: opts.Now, base: strings.TrimRight(opts.BaseURL, "/"), lang: "en",
+		log: opts.Logger, now: opts.Now, links: newLinks(opts), lang: "en",
 		useEvery: opts.TokenUseInterval, mux: http.NewServeMux(), uses: map[string]*useState{},
 	}
 	if h.log == nil {

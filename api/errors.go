@@ -49,6 +49,10 @@ func (e *httpError) Error() string { return e.msg }
 func badRequest(msg string) *httpError { return &httpError{http.StatusBadRequest, CodeBadRequest, msg} }
 func notFound(msg string) *httpError   { return &httpError{http.StatusNotFound, CodeNotFound, msg} }
 
+// msgNotFound is the one answer for an item that does not exist and for one
+// outside the token's scope: the two must not be told apart.
+const msgNotFound = "the item does not exist or is not in this token's scope"
+
 // writeError answers with err: an *httpError or *odata.Error as it says,
 // store errors by kind, anything else as 500 (logged, not shown).
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -61,7 +65,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &oe):
 		he = &httpError{oe.HTTPStatus(), oe.Code, oe.Error()}
 	case errors.Is(err, store.ErrNotFound):
-		he = notFound("the item does not exist or is not in this token's scope")
+		he = notFound(msgNotFound)
 	case errors.Is(err, store.ErrInvalidTransition):
 		he = &httpError{http.StatusConflict, CodeNotAllowed, err.Error()}
 	case errors.Is(err, store.ErrInvalid):

@@ -147,17 +147,9 @@ func versionPrefix(path string) string {
 	return ""
 }
 
-// baseURL is the scheme and host the service is reached at: Options.BaseURL
-// or the request's own.
+// baseURL is the scheme and host the service is reached at (see links).
 func (h *handler) baseURL(r *http.Request) string {
-	if h.base != "" {
-		return h.base
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+	return h.links.base(r)
 }
 
 // contextURL is the @odata.context of a response about entitySet (such as

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/silence"
+	"github.com/vigil-security/vigil/store"
 	"github.com/vigil-security/vigil/tenancy"
 )
 
@@ -205,11 +207,13 @@ func (h *handler) listRules(w http.ResponseWriter, r *http.Request, p *principal
 // ruleInScope returns the rule with the ID if the principal may see it.
 func (h *handler) ruleInScope(r *http.Request, p *principal) (*silence.Rule, error) {
 	rule, err := h.st.GetRule(r.Context(), r.PathValue("id"))
+	// Another tenant's rule answers exactly as a rule that does not exist,
+	// so a token cannot learn which IDs exist outside its scope.
+	if errors.Is(err, store.ErrNotFound) || err == nil && !p.seesRule(&rule) {
+		return nil, notFound(msgNotFound)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if !p.seesRule(&rule) {
-		return nil, notFound("the rule does not exist or is not in this token's scope")
 	}
 	return &rule, nil
 }

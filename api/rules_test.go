@@ -122,6 +122,8 @@ func TestSuppressionRuleValidation(t *testing.T) {
 		{"read-only", `{"alertType": "KV_TORAccess", "reason": "x", "createdBy": "me"}`, "read-only"},
 		{"unknown", `{"alertType": "KV_TORAccess", "reason": "x", "name": "n"}`, "unknown property"},
 		{"bad resolution", `{"alertType": "KV_TORAccess", "reason": "x", "resolvedReason": "unknownFutureValue"}`, "resolvedReason"},
+		{"control in type", `{"alertType": "KV_TORAccess\n2026-01-01 INFO forged", "reason": "x"}`, "control character"},
+		{"control in value", `{"alertType": "*", "reason": "x", "suppressionAlertsScope": {"allOf": [{"field": "resourceId", "in": ["a\u001b[2J"]}]}}`, "control character"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.do("POST", rulesPath, "aRW", tc.body)

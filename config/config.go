@@ -65,6 +65,16 @@ type Server struct {
 	// Listen is the address of the API, dashboard, push endpoint, /metrics
 	// and /healthz (host:port).
 	Listen string `yaml:"listen"`
+	// ExternalURL is the absolute http(s) URL clients reach the API at,
+	// such as "https://vigil.example.com" (a path is kept, for a reverse
+	// proxy that serves Vigil under a prefix): the base of @odata.context,
+	// @odata.nextLink and Location. Unset, links are built on the request's
+	// Host header only when it names a loopback address, "localhost" or one
+	// of AllowedHosts, and on Listen otherwise.
+	ExternalURL string `yaml:"externalURL"`
+	// AllowedHosts are the Host header values links may be built on when
+	// ExternalURL is unset: a host name (any port) or host:port.
+	AllowedHosts []string `yaml:"allowedHosts"`
 	// DataDir holds the SQLite database (vigil.db), the push spool
 	// (spool/) and the saved state (state/: engine snapshot, file offsets).
 	// A relative path is relative to the working directory.
@@ -416,6 +426,7 @@ func (s *Server) validate() []error {
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil || port == "" {
 		errs = append(errs, fmt.Errorf("server.listen must be host:port (e.g. %s or :8080), got %q", DefaultListen, s.Listen))
 	}
+	errs = append(errs, s.validateLinks()...)
 	if s.DataDir == "" {
 		errs = append(errs, errors.New("server.dataDir is empty"))
 	}

@@ -107,6 +107,28 @@ func TestUnknownKeyNamesLineAndColumn(t *testing.T) {
 	}
 }
 
+func TestExternalURLAndAllowedHostsAccepted(t *testing.T) {
+	for _, doc := range []string{
+		"server: {externalURL: 'https://vigil.example.com'}",
+		"server: {externalURL: 'http://10.0.0.5:8080/'}",
+		"server: {externalURL: 'https://example.com/vigil'}",
+		"server: {externalURL: 'https://[2001:db8::1]:8443'}",
+		"server: {allowedHosts: [vigil.example.com, 'vigil.internal:8080', '10.0.0.5', '[2001:db8::1]:80', '::1']}",
+	} {
+		cfg := Default()
+		if err := Parse([]byte(doc), &cfg); err != nil {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
+	cfg := Default()
+	if err := Parse([]byte("server: {externalURL: 'https://vigil.example.com', allowedHosts: [a.example]}"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.ExternalURL != "https://vigil.example.com" || len(cfg.Server.AllowedHosts) != 1 || cfg.Server.AllowedHosts[0] != "a.example" {
+		t.Errorf("parsed %q %q", cfg.Server.ExternalURL, cfg.Server.AllowedHosts)
+	}
+}
+
 func TestBadValuesRejected(t *testing.T) {
 	tests := []struct {
 		name, doc, want string
@@ -114,6 +136,18 @@ func TestBadValuesRejected(t *testing.T) {
 		{"listen without port", "server: {listen: localhost}", "server.listen must be host:port"},
 		{"exporter allow-list entry that is no address", "server: {flows: {allowedExporters: [192.0.2.1, router-1]}}", "server.flows.allowedExporters: exporter 2: \"router-1\" is not an address"},
 		{"empty data dir", "server: {dataDir: ''}", "server.dataDir is empty"},
+		{"relative external URL", "server: {externalURL: vigil.example.com}", "server.externalURL \"vigil.example.com\": must be an absolute http or https URL"},
+		{"external URL of another scheme", "server: {externalURL: 'ftp://vigil.example.com'}", "must be an absolute http or https URL"},
+		{"external URL without host", "server: {externalURL: 'https:///x'}", "has no host"},
+		{"external URL with query", "server: {externalURL: 'https://vigil.example.com/?a=1'}", "must not have a query"},
+		{"external URL with empty query", "server: {externalURL: 'https://vigil.example.com/?'}", "must not have a query"},
+		{"external URL with fragment", "server: {externalURL: 'https://vigil.example.com/#top'}", "must not have a fragment"},
+		{"external URL with user", "server: {externalURL: 'https://u:p@vigil.example.com'}", "must not carry a user name"},
+		{"external URL with bad host", "server: {externalURL: 'https://vi gil.example.com'}", "server.externalURL"},
+		{"external URL with bad port", "server: {externalURL: 'https://vigil.example.com:x'}", "server.externalURL"},
+		{"allowed host with scheme", "server: {allowedHosts: [ok.example, 'https://vigil.example.com']}", "server.allowedHosts[1] \"https://vigil.example.com\": must be a host name"},
+		{"allowed host with path", "server: {allowedHosts: [vigil.example.com/x]}", "server.allowedHosts[0]"},
+		{"allowed host with bad port", "server: {allowedHosts: ['vigil.example.com:80a']}", "bad port"},
 		{"input without path", "server: {inputs: [{pattern: '*.json'}]}", "server.inputs[0].path is empty"},
 		{"bad pattern", "server: {inputs: [{path: /x, pattern: '[a'}]}", "server.inputs[0].pattern"},
 		{"negative poll", "server: {inputs: [{path: /x, poll: -1s}]}", "server.inputs[0].poll must be >= 0"},

@@ -99,6 +99,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-pipeDone; err != nil && runErr == nil {
 		runErr = err
 	}
+	if hard.Err() != nil && runErr == nil {
+		s.log.Warn("server.shutdownTimeout cut the drain short; what was accepted and not processed stays spooled for the next start",
+			"shutdownTimeout", s.cfg.Server.ShutdownTimeout, "spoolBytesLeft", s.spool.Bytes())
+	}
 	s.log.Info("stopped", "records", s.live.p.Counters.Records.Load(), "alerts", s.live.p.Counters.Alerts.Load(),
 		"spoolBytesLeft", s.spool.Bytes())
 	return runErr
@@ -151,6 +155,15 @@ func (s *Server) runPipeline(ctx context.Context) error {
 			}
 			lastInput = s.now()
 			if err := s.live.process(ctx, it); err != nil {
+				if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+					// The shutdown deadline cut an item short. The
+					// detectors have seen part of it, so no checkpoint is
+					// written: the next start resumes from the last one
+					// and reads again what came after it, which the
+					// inputs keep. Nothing is lost.
+					s.log.Warn("shutdown timeout reached inside an input; it is read again at the next start, from the last checkpoint")
+					return nil
+				}
 				return errors.Join(err, s.finish(ctx))
 			}
 			if len(s.queue) == 0 {

@@ -304,6 +304,7 @@ func (s *Server) routes(ui http.Handler) http.Handler {
 		Store: s.st, Directory: &s.cfg.Directory, Silencer: s.sil, Logger: s.log, Now: s.now,
 		Language:      s.cfg.Alerts.Language,
 		OnAlertChange: s.manager.Track,
+		BaseURL:       s.cfg.Server.ExternalURL, AllowedHosts: s.cfg.Server.AllowedHosts, ListenAddr: s.cfg.Server.Listen,
 	})
 	for _, p := range []string{"/security/", "/v1.0/", "/beta/", "/openapi.yaml", "/openapi.json"} {
 		mux.Handle(p, apiHandler)

@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/vigil-security/vigil/alert"
@@ -133,6 +134,11 @@ func (r *Rule) Validate() error {
 	text("alertType", r.AlertType, true)
 	text("reason", r.Reason, true)
 	text("comment", r.Comment, false)
+	for _, id := range []struct{ name, v string }{{"alertType", r.AlertType}, {"partnerId", r.PartnerID}, {"tenantId", r.TenantID}} {
+		if hasControl(id.v) {
+			errs = append(errs, fmt.Errorf("%s %q contains a control character", id.name, id.v))
+		}
+	}
 	if r.AlertType == AnyType && len(r.Conditions) == 0 {
 		errs = append(errs, errors.New(`a rule for every alert type ("*") needs at least one condition`))
 	}
@@ -206,7 +212,23 @@ type compiled struct {
 	isContains bool
 }
 
+// hasControl reports whether s holds a control character (C0, DEL or C1).
+// No alert type, field, entity value or ID has one, and in a rule one
+// would forge lines in logs and listings.
+func hasControl(s string) bool { return strings.ContainsFunc(s, unicode.IsControl) }
+
 func compileCondition(c *Condition) (*compiled, error) {
+	if hasControl(c.Field) {
+		return nil, fmt.Errorf("field %q contains a control character", c.Field)
+	}
+	if hasControl(c.Contains) {
+		return nil, fmt.Errorf("field %q: contains %q has a control character", c.Field, c.Contains)
+	}
+	for _, v := range c.In {
+		if hasControl(v) {
+			return nil, fmt.Errorf("field %q: value %q contains a control character", c.Field, v)
+		}
+	}
 	out := &compiled{}
 	f := strings.ToLower(strings.TrimSpace(c.Field))
 	switch {

@@ -97,6 +97,14 @@ func TestRuleValidate(t *testing.T) {
 		{"no scope", func(r *Rule) { r.TenantID = "" }, "needs a scope"},
 		{"long comment", func(r *Rule) { r.Comment = strings.Repeat("x", MaxTextLen+1) }, "comment is longer"},
 		{"bad utf8", func(r *Rule) { r.Comment = "\xff" }, "not valid UTF-8"},
+		{"newline in type", func(r *Rule) { r.AlertType = "KV_TORAccess\nforged log line" }, `alertType "KV_TORAccess\nforged log line" contains a control character`},
+		{"escape in type", func(r *Rule) { r.AlertType = "KV_\x1b[31mTORAccess" }, "alertType"},
+		{"C1 control in type", func(r *Rule) { r.AlertType = "KV_TORAccess\u0085" }, "control character"},
+		{"DEL in type", func(r *Rule) { r.AlertType = "KV_TORAccess\x7f" }, "control character"},
+		{"tab in tenant", func(r *Rule) { r.TenantID = fabrikam + "\t" }, "tenantId"},
+		{"control in field", func(r *Rule) { r.Conditions = []Condition{{Field: "resourceId\r", In: []string{"a"}}} }, "contains a control character"},
+		{"control in value", func(r *Rule) { r.Conditions = []Condition{{Field: "resourceId", In: []string{"a", "b\x00"}}} }, `value "b\x00" contains a control character`},
+		{"control in contains", func(r *Rule) { r.Conditions = []Condition{{Field: "entities.account.upn", Contains: "@contoso\n"}} }, "has a control character"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,15 +1,19 @@
 package simulate
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 )
 
+// maxFuzzMessages is how many IPFIX messages of an estate a fuzz iteration
+// decodes.
+const maxFuzzMessages = 200
+
 // FuzzFlowEstateOptions: any options either fail with an error or give an
-// estate whose IPFIX reads back whole with the strict decoder and whose
-// flow log is valid JSON.
+// estate whose first IPFIX messages read back with the strict decoder and
+// whose flow log starts as valid JSON.
 func FuzzFlowEstateOptions(f *testing.F) {
 	f.Add(uint64(1), 3, 1, 0.05, uint32(0), "", false)
 	f.Add(uint64(9), 3, 1, 0.1, uint32(7), "77.90.185.20", true)
@@ -21,22 +25,36 @@ func FuzzFlowEstateOptions(f *testing.F) {
 		if err != nil || e.End().Sub(e.Start()) > 3*24*time.Hour || len(e.VMs()) > 16 {
 			return // an error, or too large to write in a fuzz iteration
 		}
-		var b bytes.Buffer
-		st, err := e.WriteIPFIXPcap(&b)
-		if err != nil {
+		// The first messages and the first megabyte of the flow log: the
+		// smallest estate writes some 20 MB of each.
+		templates := map[uint16][][2]uint16{}
+		msgs, recs := 0, 0
+		st, err := e.IPFIXDatagrams(func(msg []byte, _ time.Time) error {
+			m, err := parseIPFIX(msg, templates)
+			if err != nil {
+				t.Fatalf("message %d: %v", msgs, err)
+			}
+			msgs++
+			recs += len(m.recs)
+			if msgs == maxFuzzMessages {
+				return errCapped
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errCapped):
+		case err != nil:
 			t.Fatal(err)
+		case int64(recs) != st.Records || int64(msgs) != st.Messages:
+			t.Fatalf("decoded %d records in %d messages; wrote %+v", recs, msgs, st)
 		}
-		msgs, _ := decodePcap(t, b.Bytes())
-		n := 0
-		for _, m := range msgs {
-			n += len(m.recs)
-		}
-		if int64(n) != st.Records || int64(len(msgs)) != st.Messages {
-			t.Fatalf("decoded %d records in %d messages; wrote %+v", n, len(msgs), st)
-		}
-		b.Reset()
-		if _, err := e.WriteFlowLog(&b, VNetFlowLog); err != nil || !json.Valid(b.Bytes()) {
-			t.Fatalf("flow log: %v (valid JSON: %v)", err, json.Valid(b.Bytes()))
+		w := &capWriter{max: maxFuzzOutput}
+		if _, err := e.WriteFlowLog(w, VNetFlowLog); errors.Is(err, errCapped) {
+			if !validJSONPrefix(w.buf.Bytes()) {
+				t.Fatalf("flow log is not the start of JSON text")
+			}
+		} else if err != nil || !json.Valid(w.buf.Bytes()) {
+			t.Fatalf("flow log: %v (valid JSON: %v)", err, json.Valid(w.buf.Bytes()))
 		}
 	})
 }

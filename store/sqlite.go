@@ -57,12 +57,30 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 			return nil, fmt.Errorf("store: open sqlite %q: %s is not a directory", path, dir)
 		}
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("store: open sqlite %q: %w", path, err)
+	}
 	s := &SQLite{sqlDB: &sqlDB{d: sqliteDialect}, path: path}
 	s.wrote = s.analyse
 	if err := s.open(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: open sqlite %q: %w", path, err), s.Close())
 	}
 	return s, nil
+}
+
+// createPrivate creates the database file, readable and writable by its
+// owner only, if it does not exist. SQLite makes the -wal and -shm files
+// with the database file's permissions, so they are private too (it would
+// create the database 0644). An existing file keeps its mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func (s *SQLite) open(ctx context.Context) error {

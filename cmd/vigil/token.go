@@ -129,6 +129,11 @@ func tokenCreate(args []string, stdout, stderr io.Writer) error {
 	if (partner == "") == (customer == "") {
 		return usageError{errors.New("give exactly one of --partner ID and --customer ID")}
 	}
+	for _, id := range []struct{ flag, value, what string }{{"partner", partner, "partner"}, {"customer", customer, "customer tenant"}} {
+		if id.value != "" && !isGUID(id.value) {
+			return usageError{fmt.Errorf("--%s %q is not a GUID: a %s ID looks like 72f988bf-86f1-41af-91ab-2d7cd011db47", id.flag, id.value, id.what)}
+		}
+	}
 	cfg, err := o.load()
 	if err != nil {
 		return err
@@ -233,4 +238,24 @@ func tokenRevoke(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "token %s (%s) revoked at %s\n", tok.ID, tokenScope(tok), tok.Revoked.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// isGUID reports whether s is a GUID as Azure writes tenant IDs: 8-4-4-4-12
+// hexadecimal digits, in either case.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
 }

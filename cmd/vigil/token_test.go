@@ -38,3 +38,31 @@ func TestTokenCreateListRevoke(t *testing.T) {
 		t.Fatalf("create without a scope: exit %d, %q", code, errs)
 	}
 }
+
+// TestTokenCreateRefusesNonGUID: a partner or customer that is not a GUID
+// is refused with exit status 2, a message naming the flag, and no token.
+func TestTokenCreateRefusesNonGUID(t *testing.T) {
+	data := t.TempDir()
+	for _, tc := range []struct{ flag, id string }{
+		{"--customer", "contoso"},
+		{"--customer", "ffffffff-eeee-dddd-cccc-bbbbbbbbbbb"},
+		{"--customer", "ffffffff-eeee-dddd-cccc-bbbbbbbbbbbg"},
+		{"--customer", "{ffffffff-eeee-dddd-cccc-bbbbbbbbbbb0}"},
+		{"--customer", "ffffffffeeeeddddccccbbbbbbbbbbb00000"},
+		{"--partner", "4b1b6a9e-1f6f-4b0a-9d55-2b2f0c1a7e01 "},
+		{"--partner", "partner-a"},
+	} {
+		code, out, errs := vigil(t, "", "token", "create", "--data", data, tc.flag, tc.id)
+		if code != 2 || out != "" || !strings.Contains(errs, tc.flag+" ") || !strings.Contains(errs, "is not a GUID") {
+			t.Errorf("%s %q: exit %d, out %q, err %q", tc.flag, tc.id, code, out, errs)
+		}
+	}
+	_, out, _ := vigil(t, "", "token", "list", "--data", data)
+	if strings.Contains(out, "vgl_") || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+		t.Errorf("a refused token was stored: %q", out)
+	}
+	// Either case is a GUID.
+	if code, _, errs := vigil(t, "", "token", "create", "--data", data, "--partner", "4B1B6A9E-1F6F-4B0A-9D55-2B2F0C1A7E01"); code != 0 {
+		t.Errorf("upper-case GUID refused: %d %s", code, errs)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/vigil-security/vigil/detect"
 	dt "github.com/vigil-security/vigil/detect/detecttest"
 	"github.com/vigil-security/vigil/event"
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 type discard struct{ n int }
@@ -119,6 +120,15 @@ func BenchmarkProcess(b *testing.B) {
 	}
 }
 
+// maxFuzzKey and maxFuzzState cap what FuzzRestore restores. Every input
+// that widens coverage is minimized (one execution per byte removed, up to
+// quadratic in its length) before fuzzing goes on; on multi-kilobyte
+// states that took the whole run.
+const (
+	maxFuzzKey   = 64
+	maxFuzzState = 1 << 10
+)
+
 // FuzzRestore: state from any bytes either fails to restore with an error
 // or restores into a shard that then processes, advances and snapshots
 // without panicking.
@@ -150,7 +160,9 @@ func FuzzRestore(f *testing.F) {
 	f.Add(uint8(3), "K", []byte(`{"v":1,"s":{"changes":[{"readers":[null]}]}}`))
 	f.Add(uint8(1), "K", []byte(`{"v":2}`))
 	probe := dump(time.Hour, vault, alice, torIpsum5, 3, time.Second)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, which uint8, key string, state []byte) {
+		key, state = key[:min(len(key), maxFuzzKey)], state[:min(len(state), maxFuzzState)]
 		d := dets[int(which)%len(dets)]
 		sh := d.NewShard()
 		if err := sh.Restore(key, state); err != nil {

@@ -13,6 +13,16 @@ import (
 	"github.com/vigil-security/vigil/detect"
 	dt "github.com/vigil-security/vigil/detect/detecttest"
 	"github.com/vigil-security/vigil/event"
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
+)
+
+// maxFuzzKey and maxFuzzState cap what FuzzRestore restores. Every input
+// that widens coverage is minimized (one execution per byte removed, up to
+// quadratic in its length) before fuzzing goes on; with 12 KB states a run
+// of a few seconds did not get past its seed corpus.
+const (
+	maxFuzzKey   = 64
+	maxFuzzState = 2 << 10
 )
 
 // FuzzRestore: a damaged or hostile snapshot entry is refused with an
@@ -34,7 +44,9 @@ func FuzzRestore(f *testing.F) {
 		beacons(t0.Add(2*time.Hour), time.Minute, 3, vm(13), c2Addr, 443),
 		attempts(t0.Add(2*time.Hour), time.Second, 30, attacker, vm(5), 22, dt.Sampled(100)),
 		replies(t0.Add(2*time.Hour), time.Minute, 3, vm(3), 443, attacker))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, name, key string, state []byte) {
+		key, state = key[:min(len(key), maxFuzzKey)], state[:min(len(state), maxFuzzState)]
 		d, ok := dets[name]
 		if !ok {
 			return
@@ -69,9 +81,9 @@ func fuzzSeeds(f *testing.F, flows []event.Flow) {
 			states = append(states, [2]string{key, string(state)})
 			return nil
 		})
-		// the largest states under 12 KB (the fuzzer mutates small inputs
-		// well): the machines with most peers, episodes and baselines
-		states = slices.DeleteFunc(states, func(s [2]string) bool { return len(s[1]) > 12<<10 })
+		// the largest states that fit maxFuzzState: the machines with most
+		// peers, episodes and baselines
+		states = slices.DeleteFunc(states, func(s [2]string) bool { return len(s[1]) > maxFuzzState })
 		slices.SortFunc(states, func(a, b [2]string) int { return cmp.Or(len(b[1])-len(a[1]), strings.Compare(a[0], b[0])) })
 		for _, s := range states[:min(len(states), 4)] {
 			f.Add(d.Name(), s[0], []byte(s[1]))
@@ -83,13 +95,18 @@ type discard struct{}
 
 func (discard) Emit(alert.Candidate) {}
 
+// maxFuzzFlows caps the flows of one FuzzFlows input (16 bytes each): each
+// goes through every detector, and every input that widens coverage is
+// minimized byte by byte.
+const maxFuzzFlows = 32
+
 // FuzzFlows: any sequence of records (bad times, huge sampling rates, odd
 // flags, zero packets) gives well-formed candidates and no panic.
 func FuzzFlows(f *testing.F) {
 	f.Add([]byte{0, 2, 1, 22, 0, 0, 1, 0})
 	f.Add([]byte("\x05\x12\x03\x0d\x3d\xff\xff\xff\xff\x01\x02\x03\x04\x05\x06\x07\x08"))
-	seed := make([]byte, 0, 16*40)
-	for i := range 40 {
+	seed := make([]byte, 0, 16*maxFuzzFlows)
+	for i := range maxFuzzFlows {
 		seed = append(seed, 1, 0x02, 5, 0x16, byte(i), 1, 0, 0, 0, 1, byte(i), 0, 0, 0, 0, 0)
 	}
 	f.Add(seed)
@@ -98,7 +115,9 @@ func FuzzFlows(f *testing.F) {
 		netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr("::ffff:198.51.100.4")}
 	ports := []uint16{22, 3389, 443, 445, 3333, 45700, 0, 65535}
 	dets := Detectors(testConfig(), assets(), testIntel(f))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		data = data[:min(len(data), maxFuzzFlows*16)]
 		var flows []event.Flow
 		at := t0
 		for len(data) >= 16 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/event"
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // fuzzLimits keep the fuzzed decoder's state small, so that growth beyond
@@ -115,6 +116,11 @@ func FuzzIPFIX(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b []byte) { fuzzDecode(t, withVersion(a, 10), withVersion(b, 10)) })
 }
 
+// maxFuzzPcapBytes caps the capture FuzzPcap reads: a few packets. Every
+// input that widens coverage is minimized (one execution per byte removed,
+// up to quadratic in its length) before fuzzing goes on.
+const maxFuzzPcapBytes = 4 << 10
+
 // FuzzPcap: any capture file reads to its end or a clear error.
 func FuzzPcap(f *testing.F) {
 	lc := linkCases[0]
@@ -123,7 +129,9 @@ func FuzzPcap(f *testing.F) {
 	f.Add(writePcap(binary.BigEndian, true, linkCases[1].link, capturePackets(linkCases[1], netip.MustParseAddr("203.0.113.1"), [][]byte{{0, 5}}, time.Unix(1, 0))))
 	f.Add(writePcapng(binary.LittleEndian, 6, lc.link, pkts))
 	f.Add(writePcapng(binary.BigEndian, 0x8a, linkCases[3].link, pkts))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		data = data[:min(len(data), maxFuzzPcapBytes)]
 		p, err := NewPcapReader(bytes.NewReader(data))
 		if err != nil {
 			return
