@@ -56,7 +56,9 @@ PostgreSQL with --db postgres://...), /metrics and /healthz, all on one
 port. With --tls-cert and --tls-key it speaks HTTPS (and HTTP/2); without
 them it listens only on the loopback unless --allow-insecure, as API clients
 send bearer tokens. SIGTERM or SIGINT shuts down gracefully: requests in flight finish, the
-inputs stop, queued input is processed, the detectors' state is saved.
+inputs stop, queued input is processed, and a last checkpoint (detector
+state, open alerts, input positions) is written; after a crash the next
+start resumes from the last checkpoint.
 
 Flags:`)
 		fs.PrintDefaults()
