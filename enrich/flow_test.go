@@ -22,7 +22,7 @@ func TestEnrichFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	london := event.Geo{Country: "GB", City: "London", Lat: 51.5142, Lon: -0.0931, HasLocation: true, ASN: 64496, ASOrg: "Example Transit"}
+	london := event.Geo{Country: "GB", City: "London", Lat: 51.5142, Lon: -0.0931, HasLocation: true, AccuracyKm: 20, ASN: 64496, ASOrg: "Example Transit"}
 	c2 := []event.IntelHit{{Source: "c2", Category: "c2", Date: c2Date}}
 	flow := func(src, dst string) event.Flow {
 		return event.Flow{Start: t0, End: t0.Add(time.Second), SrcAddr: netip.MustParseAddr(src), DstAddr: netip.MustParseAddr(dst),
