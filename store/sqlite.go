@@ -44,6 +44,10 @@ type SQLite struct {
 	upsertEvidence *sql.Stmt // one row
 	upsertEvBlock  *sql.Stmt // evidenceBlock rows
 	insertLog      *sql.Stmt
+	selectState    *sql.Stmt // severity rank and status before an upsert
+	fanOut         *sql.Stmt // one outbox entry per target
+
+	outboxSig chan struct{} // see OutboxSignal
 }
 
 var _ Store = (*SQLite)(nil)
@@ -64,7 +68,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 			return nil, fmt.Errorf("store: open sqlite %q: %s is not a directory", path, dir)
 		}
 	}
-	s := &SQLite{path: path}
+	s := &SQLite{path: path, outboxSig: make(chan struct{}, 1)}
 	if err := s.open(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: open sqlite %q: %w", path, err), s.Close())
 	}
@@ -114,6 +118,8 @@ func (s *SQLite) open(ctx context.Context) error {
 		{&s.upsertEvBlock, sqliteUpsertEvidence(evidenceBlock)},
 		{&s.insertLog, `INSERT INTO activity_logs (alert_id, status_from, status_to, updated_by, updated_at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&s.selectState, `SELECT severity_rank, status FROM alerts WHERE id = ?`},
+		{&s.fanOut, sqliteFanOut},
 	} {
 		if *p.stmt, err = s.w.PrepareContext(ctx, p.sql); err != nil {
 			return fmt.Errorf("prepare: %w", err)

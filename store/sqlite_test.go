@@ -203,3 +203,9 @@ func FuzzSQLiteText(f *testing.F) {
 func cleaned(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, string(utf8.RuneError)), "\x00", string(utf8.RuneError))
 }
+
+func TestSQLiteOutboxConformance(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore {
+		return openFile(t, filepath.Join(t.TempDir(), "vigil.db"))
+	})
+}

@@ -54,6 +54,7 @@ func (s *SQLite) ChangeStatus(ctx context.Context, c StatusChange) (*alert.Alert
 	if err != nil {
 		return nil, fmt.Errorf("store: change status of %s: %w", c.ID, err)
 	}
+	s.signalOutbox()
 	return out, nil
 }
 
@@ -111,6 +112,9 @@ func (s *SQLite) ResolveStale(ctx context.Context, r StaleResolve) ([]string, er
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: resolve stale alerts: %w", err)
+	}
+	if len(ids) > 0 {
+		s.signalOutbox()
 	}
 	return ids, nil
 }

@@ -31,16 +31,25 @@ func (s *SQLite) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
 		}
 		rows[i] = p
 	}
+	var notified bool
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		notified = false
 		st := sqliteStmts{
-			up:    tx.StmtContext(ctx, s.upsertAlert),
-			trim:  tx.StmtContext(ctx, s.trimEvidence),
-			ev:    tx.StmtContext(ctx, s.upsertEvidence),
-			evBlk: tx.StmtContext(ctx, s.upsertEvBlock),
-			log:   tx.StmtContext(ctx, s.insertLog),
-			args:  make([]any, 0, 4*evidenceBlock),
+			up:     tx.StmtContext(ctx, s.upsertAlert),
+			trim:   tx.StmtContext(ctx, s.trimEvidence),
+			ev:     tx.StmtContext(ctx, s.upsertEvidence),
+			evBlk:  tx.StmtContext(ctx, s.upsertEvBlock),
+			log:    tx.StmtContext(ctx, s.insertLog),
+			state:  tx.StmtContext(ctx, s.selectState),
+			fanOut: tx.StmtContext(ctx, s.fanOut),
+			args:   make([]any, 0, 4*evidenceBlock),
 		}
 		for _, a := range rows {
+			n, err := st.changes(ctx, a, now)
+			if err != nil {
+				return fmt.Errorf("alert %s: %w", a.ID, err)
+			}
+			notified = notified || n
 			if err := st.save(ctx, a); err != nil {
 				return fmt.Errorf("alert %s: %w", a.ID, err)
 			}
@@ -50,13 +59,41 @@ func (s *SQLite) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
 	if err != nil {
 		return fmt.Errorf("store: save alerts: %w", err)
 	}
+	if notified {
+		s.signalOutbox()
+	}
 	s.wrote(ctx, len(rows))
 	return nil
+}
+
+// changes writes the outbox entries of saving a (new alert, severity
+// raised, status moved on) before the upsert, from the stored state, and
+// reports whether it wrote any.
+func (st *sqliteStmts) changes(ctx context.Context, a *alert.Alert, now time.Time) (bool, error) {
+	var (
+		rank   int
+		status string
+	)
+	err := st.state.QueryRowContext(ctx, a.ID).Scan(&rank, &status)
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("stored state: %w", err)
+	}
+	wrote := false
+	for _, c := range alertChanges(a, found, rank, alert.Status(status)) {
+		n, err := fanOut(ctx, st.fanOut, a, c, now)
+		if err != nil {
+			return false, err
+		}
+		wrote = wrote || n
+	}
+	return wrote, nil
 }
 
 // sqliteStmts are the prepared statements of one write transaction.
 type sqliteStmts struct {
 	up, trim, ev, evBlk, log *sql.Stmt
+	state, fanOut            *sql.Stmt
 	args                     []any // reused for evidence arguments
 }
 
@@ -142,17 +179,22 @@ func (s *SQLite) UpdateStatus(ctx context.Context, id string, to alert.Status, r
 	if err != nil {
 		return nil, fmt.Errorf("store: update status of %s: %w", id, err)
 	}
+	s.signalOutbox()
 	return out, nil
 }
 
-// updateStatusTx moves the alert to status to inside tx and appends its
-// activity log; by and at are already cleaned. With tenants not nil, an
+// updateStatusTx moves the alert to status to inside tx, appends its
+// activity log and writes the change's outbox entries; by and at are
+// already cleaned. With tenants not nil, an
 // alert of another tenant is ErrNotFound. It returns the status the alert
 // had and its tenant.
 func (s *SQLite) updateStatusTx(ctx context.Context, tx *sql.Tx, id string, to alert.Status, reason alert.ResolvedReason,
 	by string, at time.Time, tenants []string) (alert.Status, string, error) {
 	var from, tenant string
-	err := tx.QueryRowContext(ctx, `SELECT status, tenant_id FROM alerts WHERE id = ?`, id).Scan(&from, &tenant)
+	var cur alert.Alert
+	var sev string
+	err := tx.QueryRowContext(ctx, `SELECT status, tenant_id, type, severity, subscription_id FROM alerts WHERE id = ?`, id).
+		Scan(&from, &tenant, &cur.Type, &sev, &cur.SubscriptionID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", ErrNotFound
 	}
@@ -178,6 +220,10 @@ func (s *SQLite) updateStatusTx(ctx context.Context, tx *sql.Tx, id string, to a
 	_, err = tx.StmtContext(ctx, s.insertLog).ExecContext(ctx, id, from, string(to), by, sqliteTime(at))
 	if err != nil {
 		return "", "", fmt.Errorf("activity log: %w", err)
+	}
+	cur.ID, cur.TenantID, cur.Severity = id, tenant, alert.Severity(sev)
+	if _, err := fanOut(ctx, tx.StmtContext(ctx, s.fanOut), &cur, outboxChange{EventStatusChanged, from, string(to)}, time.Now()); err != nil {
+		return "", "", err
 	}
 	return alert.Status(from), tenant, nil
 }
