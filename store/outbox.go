@@ -116,6 +116,7 @@ type Finish struct {
 type OutboxQuery struct {
 	States    []string
 	TargetIDs []string
+	AlertIDs  []string
 	// AfterID lists entries with a larger ID only (for paging).
 	AfterID int64
 	// Limit caps the result (0: 1000).

@@ -360,6 +360,11 @@ func (s *SQLite) ListOutbox(ctx context.Context, q OutboxQuery) ([]OutboxEntry, 
 		c, args = inList("target_id", q.TargetIDs, args)
 		conds = append(conds, c)
 	}
+	if q.AlertIDs != nil {
+		var c string
+		c, args = inList("alert_id", q.AlertIDs, args)
+		conds = append(conds, c)
+	}
 	conds = append(conds, "id > ?")
 	args = append(args, q.AfterID)
 	limit := q.Limit

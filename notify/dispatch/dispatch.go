@@ -85,10 +85,6 @@ type Dispatcher struct {
 	o         Options
 	notifiers map[string]notify.Notifier
 
-	mu      sync.Mutex
-	targets map[string]store.Target
-	loaded  time.Time
-
 	attempts *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	entries  *prometheus.GaugeVec
@@ -228,7 +224,7 @@ func (d *Dispatcher) Step(ctx context.Context) (int, error) {
 	if len(claimed) == 0 {
 		return 0, nil
 	}
-	targets, err := d.targetsFor(ctx, claimed, now)
+	targets, err := d.targetsFor(ctx)
 	if err != nil {
 		return len(claimed), err // the lease gives them back
 	}
@@ -260,29 +256,18 @@ func (d *Dispatcher) Step(ctx context.Context) (int, error) {
 	return len(claimed), nil
 }
 
-// targetsFor returns the targets, reloaded when one of the entries names
-// a target not cached or the cache is older than the poll interval.
-func (d *Dispatcher) targetsFor(ctx context.Context, es []store.OutboxEntry, now time.Time) (map[string]store.Target, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	fresh := d.targets != nil && now.Sub(d.loaded) < d.o.Poll && now.Sub(d.loaded) >= 0
-	for _, e := range es {
-		if _, ok := d.targets[e.TargetID]; !ok {
-			fresh = false
-		}
+// targetsFor returns the targets as they are now: a registration
+// changed a moment ago applies to the entries delivered after it.
+func (d *Dispatcher) targetsFor(ctx context.Context) (map[string]store.Target, error) {
+	list, err := d.o.Outbox.ListTargets(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: %w", err)
 	}
-	if !fresh {
-		list, err := d.o.Outbox.ListTargets(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("dispatch: %w", err)
-		}
-		d.targets = map[string]store.Target{}
-		for _, t := range list {
-			d.targets[t.ID] = t
-		}
-		d.loaded = now
+	out := make(map[string]store.Target, len(list))
+	for _, t := range list {
+		out[t.ID] = t
 	}
-	return d.targets, nil
+	return out, nil
 }
 
 // deliver runs one target's entries through its notifier and turns the

@@ -30,6 +30,7 @@ import (
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/notify"
 	"github.com/vigil-security/vigil/store"
+	"github.com/vigil-security/vigil/tenancy"
 )
 
 // Kind is the store.Target.Kind of webhook targets.
@@ -58,8 +59,10 @@ const (
 
 // Config is a webhook target's settings (store.Target.Config).
 type Config struct {
-	URL    string   `json:"url"`
-	Events []string `json:"events"`
+	// SubscriberID is the registration's ID, as Partner Center gives one.
+	SubscriberID string   `json:"subscriberId,omitempty"`
+	URL          string   `json:"url"`
+	Events       []string `json:"events"`
 	// Secret keys the HMAC signature.
 	Secret string `json:"secret"`
 	// Payload is PayloadEvent or PayloadAlert.
@@ -317,5 +320,20 @@ func (n *Notifier) post(ctx context.Context, cfg *Config, e *store.OutboxEntry, 
 		return notify.Result{Outcome: notify.Retry, Err: fmt.Errorf("webhook: receiver answered %s (redirects are not followed)", status)}
 	default:
 		return notify.Result{Outcome: notify.Retry, Err: fmt.Errorf("webhook: receiver answered %s", status)}
+	}
+}
+
+// DirectoryScope is the Scope of targets registered through the API: a
+// partner's registration hears of its customers' alerts, a customer
+// tenant's of its own.
+func DirectoryScope(ix *tenancy.Index) func(store.Target) []string {
+	return func(t store.Target) []string {
+		if t.TenantID != "" {
+			return []string{t.TenantID}
+		}
+		if t.PartnerID == "" || ix == nil {
+			return nil
+		}
+		return ix.CustomersOf(t.PartnerID)
 	}
 }
