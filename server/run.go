@@ -33,6 +33,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	stopNotify, err := s.startNotify(ctx, ln) // issue 10: notifications
+	if err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	defer stopNotify()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 

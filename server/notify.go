@@ -1,0 +1,40 @@
+package server
+
+// Notifications (issue 10): the outbox dispatcher runs beside the
+// pipeline. Everything lives in package notify; the server only starts it
+// after the HTTP listener is up and stops it after the pipeline has stored
+// its last alerts.
+
+import (
+	"context"
+	"net"
+
+	"github.com/vigil-security/vigil/notify/service"
+	"github.com/vigil-security/vigil/notify/webhook"
+)
+
+// startNotify starts notifications unless notify.enabled is false; the
+// returned function stops them.
+func (s *Server) startNotify(ctx context.Context, ln net.Listener) (func(), error) {
+	if !s.cfg.Notify.Enabled {
+		return func() {}, nil
+	}
+	svc, err := service.Start(ctx, service.Options{
+		Config: s.cfg.Notify, Store: s.st, Directory: &s.cfg.Directory, BaseURL: "http://" + ln.Addr().String(),
+		Registerer: s.m.Registry, Logger: s.log, Now: s.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return svc.Stop, nil
+}
+
+// webhookGuard checks webhook URLs registered through the API against
+// notify.allowTargets (validated with the configuration).
+func (s *Server) webhookGuard() *webhook.Guard {
+	g, err := service.Guard(s.cfg.Notify)
+	if err != nil {
+		return &webhook.Guard{}
+	}
+	return g
+}
