@@ -22,6 +22,8 @@ import (
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/notify"
 	"github.com/vigil-security/vigil/notify/dispatch"
+	"github.com/vigil-security/vigil/notify/export"
+	"github.com/vigil-security/vigil/notify/mail"
 	"github.com/vigil-security/vigil/notify/webhook"
 	"github.com/vigil-security/vigil/store"
 	"github.com/vigil-security/vigil/tenancy"
@@ -57,9 +59,10 @@ type Options struct {
 
 // Service is running notifications.
 type Service struct {
-	d      *dispatch.Dispatcher
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	d       *dispatch.Dispatcher
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func()
 }
 
 // Guard returns the webhook address guard of the configuration.
@@ -142,23 +145,57 @@ func Start(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	targets = append(targets, o.Targets...)
+	extra := o.Extra
+	tasks := o.Tasks
+	if c.SMTP.Host != "" {
+		mn, err := mail.New(mail.Options{SMTP: c.SMTP, Store: o.Store, Directory: o.Directory, BaseURL: base,
+			Throttle: c.Throttle, Daily: c.Daily, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, mn)
+		for _, r := range c.Recipients {
+			t, err := mail.Target(r)
+			if err != nil {
+				return nil, err
+			}
+			targets = append(targets, t)
+		}
+		sch := &mail.Scheduler{Outbox: o.Store, Daily: c.Daily, Now: o.Now, Logger: o.Logger}
+		tasks = append(tasks, sch.Run)
+	}
+	exp, closers, err := exporter(c.Export, o.Store)
+	if err != nil {
+		return nil, err
+	}
+	if exp != nil {
+		extra = append(extra, exp.n)
+		targets = append(targets, exp.targets...)
+	}
+	closeAll := func() {
+		for _, f := range closers {
+			f()
+		}
+	}
 	if err := SyncTargets(ctx, o.Store, targets, o.Now()); err != nil {
+		closeAll()
 		return nil, fmt.Errorf("notify: targets: %w", err)
 	}
 	d, err := dispatch.New(dispatch.Options{
-		Outbox: o.Store, Notifiers: append([]notify.Notifier{wh}, o.Extra...),
+		Outbox: o.Store, Notifiers: append([]notify.Notifier{wh}, extra...),
 		Lease: c.Dispatch.Lease, Batch: c.Dispatch.Batch, Workers: c.Dispatch.Workers, MaxAttempts: c.Dispatch.MaxAttempts,
 		Backoff: dispatch.Backoff{Base: c.Dispatch.BackoffBase, Max: c.Dispatch.BackoffMax, Factor: 2, Jitter: 0.5},
 		Now:     o.Now, Registerer: o.Registerer, Logger: o.Logger,
 	})
 	if err != nil {
+		closeAll()
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Service{d: d, cancel: cancel}
+	s := &Service{d: d, cancel: cancel, closers: closers}
 	s.wg.Go(func() { _ = d.Run(rctx) })
 	s.wg.Go(func() { prune(rctx, o.Store, c.Dispatch.Retention, o.Now, o.Logger) })
-	for _, f := range o.Tasks {
+	for _, f := range tasks {
 		s.wg.Go(func() { f(rctx) })
 	}
 	o.Logger.Info("notifications on", "targets", len(targets), "baseURL", base)
@@ -169,6 +206,72 @@ func Start(ctx context.Context, o Options) (*Service, error) {
 func (s *Service) Stop() {
 	s.cancel()
 	s.wg.Wait()
+	for _, f := range s.closers {
+		f()
+	}
+}
+
+// exported is the export notifier and its targets.
+type exported struct {
+	n       *export.Notifier
+	targets []store.Target
+}
+
+// exporter opens the configured export sinks; nil when none is.
+func exporter(c notify.Export, st Store) (*exported, []func(), error) {
+	sinks := map[string]export.Sink{}
+	var (
+		targets []store.Target
+		closers []func()
+	)
+	fail := func(err error) (*exported, []func(), error) {
+		for _, f := range closers {
+			f()
+		}
+		return nil, nil, err
+	}
+	if f := c.File; f != nil {
+		w, err := export.OpenFile(f.Path, f.MaxBytes, f.MaxFiles)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, func() { _ = w.Close() })
+		sinks["export:file"] = export.FileSink{W: w}
+		t, err := export.Target("export:file", f.Filter)
+		if err != nil {
+			return fail(err)
+		}
+		targets = append(targets, t)
+	}
+	if k := c.Kafka; k != nil {
+		pass := k.Password
+		if k.PasswordFile != "" {
+			b, err := os.ReadFile(k.PasswordFile)
+			if err != nil {
+				return fail(fmt.Errorf("notify: export kafka password: %w", err))
+			}
+			pass = strings.TrimSpace(string(b))
+		}
+		ks, err := export.NewKafkaSink(*k, pass)
+		if err != nil {
+			return fail(err)
+		}
+		closers = append(closers, ks.Close)
+		sinks["export:kafka"] = ks
+		t, err := export.Target("export:kafka", k.Filter)
+		if err != nil {
+			return fail(err)
+		}
+		targets = append(targets, t)
+	}
+	if len(sinks) == 0 {
+		return nil, nil, nil
+	}
+	n, err := export.New(export.Options{Alerts: st, Sinks: sinks})
+	if err != nil {
+		return fail(err)
+	}
+	return &exported{n: n, targets: targets}, closers, nil
 }
 
 // prune deletes delivered entries older than the retention, hourly.
