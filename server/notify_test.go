@@ -62,6 +62,10 @@ func TestServeNotifies(t *testing.T) {
 		b, _ := os.ReadFile(exportPath)
 		return strings.Contains(string(b), `"alertType":"KV_TORAccess"`)
 	})
+	waitFor(t, "delivery metrics", func() bool {
+		code, body := ts.get(t, "/metrics", "")
+		return code == http.StatusOK && strings.Contains(body, `vigil_notify_attempts_total{kind="webhook",outcome="delivered"}`)
+	})
 	if err := ts.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -237,11 +237,15 @@ func (d *Dispatcher) Step(ctx context.Context) (int, error) {
 		groups[e.TargetID] = append(groups[e.TargetID], e)
 	}
 	finishes := make([][]store.Finish, len(order))
+	// Notifiers get three quarters of the lease, so the outcomes are
+	// recorded before another dispatcher may claim the entries again.
+	dctx, cancel := context.WithTimeout(ctx, d.o.Lease*3/4)
 	var wg sync.WaitGroup
 	for i, id := range order {
-		wg.Go(func() { finishes[i] = d.deliver(ctx, targets, id, groups[id]) })
+		wg.Go(func() { finishes[i] = d.deliver(dctx, targets, id, groups[id]) })
 	}
 	wg.Wait()
+	cancel()
 	var all []store.Finish
 	for _, f := range finishes {
 		all = append(all, f...)

@@ -204,6 +204,10 @@ func (n *Notifier) Deliver(ctx context.Context, t store.Target, es []store.Outbo
 			out[i] = notify.Result{Outcome: notify.Retry, Err: fmt.Errorf("not tried: %w", down)}
 			continue
 		}
+		if ctx.Err() != nil { // the dispatcher's time for this batch is up
+			out[i] = notify.Result{Outcome: notify.Defer, Until: now, Detail: "not tried: batch out of time"}
+			continue
+		}
 		if why := n.skip(&cfg, t, tenants, e); why != "" {
 			out[i] = notify.Result{Outcome: notify.Skipped, Detail: why}
 			continue

@@ -293,3 +293,15 @@ func FuzzParseSignature(f *testing.F) {
 		}
 	})
 }
+
+func TestDeliverOutOfTimeDefers(t *testing.T) {
+	rc := newReceiver(t)
+	n, _ := New(Options{BaseURL: "https://v", Guard: loopbackGuard(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	now := time.Now()
+	res := n.Deliver(ctx, target(rc.srv.URL, "", EventFraudDetected), []store.OutboxEntry{entry(1, store.EventAlertCreated, "a")}, now)
+	if res[0].Outcome != notify.Defer || !res[0].Until.Equal(now) || len(rc.got) != 0 {
+		t.Fatalf("%+v, %d requests", res[0], len(rc.got))
+	}
+}
