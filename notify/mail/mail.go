@@ -225,7 +225,14 @@ func (n *Notifier) realtime(ctx context.Context, r notify.Recipient, lang string
 	if err != nil {
 		return notify.Result{Outcome: notify.Retry, Err: err}
 	}
-	if iv := n.o.Throttle.For(first.Severity); !last.IsZero() && now.Before(last.Add(iv)) {
+	// Entries held back once are sent when they come due, even if another
+	// part of the same release (another batch, another worker) was mailed
+	// a moment before: no alert is held twice.
+	heldOnce := false
+	for _, i := range idx {
+		heldOnce = heldOnce || es[i].Result == "throttled"
+	}
+	if iv := n.o.Throttle.For(first.Severity); !heldOnce && !last.IsZero() && now.Before(last.Add(iv)) {
 		return notify.Result{Outcome: notify.Defer, Until: last.Add(iv), Detail: "throttled"}
 	}
 	var (

@@ -196,6 +196,41 @@ func TestRealtimeThrottleGathers(t *testing.T) {
 	}
 }
 
+// TestHeldBackNeverHeldTwice: when the alerts held back come due in more
+// than one batch, the later batches are mailed too, not held for another
+// interval.
+func TestHeldBackNeverHeldTwice(t *testing.T) {
+	r := newRig(t, notify.Recipient{Address: "soc@example.com", Kinds: []string{notify.KindRealtime}})
+	d, err := dispatch.New(dispatch.Options{Outbox: r.st, Notifiers: []notify.Notifier{r.n}, Now: r.clk.Now, Batch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.d = d
+	at := time.Now()
+	r.save(t, mk("h0", "KV_TORAccess", tenantA, subA, alert.SeverityHigh, at))
+	r.step(t)
+	r.clk.Add(time.Hour)
+	r.save(t, mk("h1", "KV_TORAccess", tenantA, subA, alert.SeverityHigh, at), mk("h2", "KV_TORAccess", tenantA, subA, alert.SeverityHigh, at),
+		mk("h3", "KV_TORAccess", tenantA, subA, alert.SeverityHigh, at))
+	r.step(t)
+	if n := len(r.smtp.mails()); n != 1 {
+		t.Fatalf("%d mails within the interval", n)
+	}
+	r.clk.Add(5*time.Hour + time.Second)
+	r.step(t)
+	got := r.smtp.mails()
+	if len(got) != 3 || !strings.Contains(got[1].Subject, "2 High") || !strings.Contains(got[2].Subject, "High severity alert") {
+		var subj []string
+		for _, m := range got {
+			subj = append(subj, m.Subject)
+		}
+		t.Fatalf("after the interval, batches of 2: %q", subj)
+	}
+	if c, _ := r.st.OutboxCounts(context.Background()); c[store.OutboxPending] != 0 {
+		t.Errorf("outbox %v", c)
+	}
+}
+
 // TestRecipientPreferences: filters, kinds and events decide who gets what.
 func TestRecipientPreferences(t *testing.T) {
 	r := newRig(t,
