@@ -19,7 +19,9 @@ func (s *Server) startNotify(ctx context.Context, ln net.Listener) (func(), erro
 	if !s.cfg.Notify.Enabled {
 		return func() {}, nil
 	}
-	svc, err := service.Start(ctx, service.Options{
+	// A shutdown asked for during start still gets a started (and then
+	// stopped) service, not a failed start.
+	svc, err := service.Start(context.WithoutCancel(ctx), service.Options{
 		Config: s.cfg.Notify, Store: s.st, Directory: &s.cfg.Directory, BaseURL: "http://" + ln.Addr().String(),
 		Registerer: s.m.Registry, Logger: s.log, Now: s.now,
 	})
