@@ -67,6 +67,12 @@ func (h *handler) applyRegistration(w http.ResponseWriter, r *http.Request, c *w
 	if err != nil {
 		return err
 	}
+	return applyRegistrationMembers(m, c, h.guard)
+}
+
+// applyRegistrationMembers sets c from the members of a registration
+// body and checks the result.
+func applyRegistrationMembers(m map[string]json.RawMessage, c *webhook.Config, guard *webhook.Guard) error {
 	for k := range m {
 		if !slices.Contains([]string{"WebhookUrl", "WebhookEvents", "Payload", "Language", "SubscriberId"}, k) {
 			return badRequest(fmt.Sprintf("unknown member %q", k))
@@ -77,7 +83,7 @@ func (h *handler) applyRegistration(w http.ResponseWriter, r *http.Request, c *w
 			return badRequest("WebhookUrl must be a string")
 		}
 	}
-	if _, err := h.guard.CheckURL(c.URL); err != nil {
+	if _, err := guard.CheckURL(c.URL); err != nil {
 		return badRequest(err.Error())
 	}
 	if raw, ok := m["WebhookEvents"]; ok {
