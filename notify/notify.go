@@ -62,6 +62,13 @@ type Result struct {
 	Detail string
 }
 
+// Suppressed reports whether an entry is the creation of an alert that was
+// stored resolved at once (a suppression rule matched it): webhooks and
+// mail stay quiet about those, as Defender does; the export records them.
+func Suppressed(e *store.OutboxEntry) bool {
+	return e.Event == store.EventAlertCreated && e.New == "resolved"
+}
+
 // Notifier delivers the outbox entries of targets of one kind.
 type Notifier interface {
 	// Kind is the store.Target.Kind it delivers.

@@ -189,6 +189,8 @@ func (n *Notifier) Deliver(ctx context.Context, t store.Target, es []store.Outbo
 			out[i] = n.daily(ctx, r, lang, e, now)
 		case e.Event != store.EventAlertCreated && e.Event != store.EventSeverityRaised:
 			out[i] = notify.Result{Outcome: notify.Skipped, Detail: "only new alerts and raised severities are mailed"}
+		case notify.Suppressed(e):
+			out[i] = notify.Result{Outcome: notify.Skipped, Detail: "suppressed"}
 		case !slices.Contains(r.Kinds, notify.KindRealtime):
 			out[i] = notify.Result{Outcome: notify.Skipped, Detail: "recipient takes no real-time mail"}
 		case !r.Filter.Match(e.TenantID, e.SubscriptionID, e.AlertType, e.Severity):

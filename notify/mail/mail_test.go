@@ -239,7 +239,9 @@ func TestRecipientPreferences(t *testing.T) {
 		notify.Recipient{Address: "daily@example.com", Kinds: []string{notify.KindDaily}},
 	)
 	at := time.Now()
-	r.save(t, mk("x1", "KV_TORAccess", tenantA, subA, alert.SeverityMedium, at), mk("x2", "KV_TORAccess", tenantB, subB, alert.SeverityHigh, at))
+	suppressed := mk("x3", "KV_TORAccess", tenantB, subB, alert.SeverityHigh, at)
+	suppressed.Status, suppressed.ResolvedReason, suppressed.SuppressedBy = alert.StatusResolved, alert.ReasonLegitimate, "rule-1"
+	r.save(t, mk("x1", "KV_TORAccess", tenantA, subA, alert.SeverityMedium, at), mk("x2", "KV_TORAccess", tenantB, subB, alert.SeverityHigh, at), suppressed)
 	if _, err := r.st.UpdateStatus(context.Background(), "x2", alert.StatusInvestigating, "", "analyst", at); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func TestRecipientPreferences(t *testing.T) {
 	for _, m := range r.smtp.mails() {
 		got[m.To] = append(got[m.To], m)
 	}
-	if len(got["high@example.com"]) != 1 || !strings.Contains(got["high@example.com"][0].Text, "/x2") {
+	if len(got["high@example.com"]) != 1 || !strings.Contains(got["high@example.com"][0].Text, "/x2") || strings.Contains(got["high@example.com"][0].Text, "/x3") {
 		t.Errorf("high@: %+v", got["high@example.com"])
 	}
 	if len(got["b@example.nl"]) != 1 || got["b@example.nl"][0].Lang != "nl" || !strings.Contains(got["b@example.nl"][0].Subject, "Waarschuwing met ernst hoog") {
@@ -262,7 +264,7 @@ func TestRecipientPreferences(t *testing.T) {
 	for _, e := range skipped {
 		why = append(why, e.AlertID+" "+e.Result)
 	}
-	want := "[x1 skipped: outside the recipient's filter x2 mailed 1 alerts x2 skipped: only new alerts and raised severities are mailed]"
+	want := "[x1 skipped: outside the recipient's filter x2 mailed 1 alerts x3 skipped: suppressed x2 skipped: only new alerts and raised severities are mailed]"
 	if fmt.Sprint(why) != want {
 		t.Errorf("b@ entries %v\nwant %s", why, want)
 	}

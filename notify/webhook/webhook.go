@@ -234,6 +234,9 @@ func (n *Notifier) skip(cfg *Config, t store.Target, tenants []string, e *store.
 	if e.Event == EventTest {
 		return ""
 	}
+	if notify.Suppressed(e) {
+		return "suppressed"
+	}
 	if t.Source == "api" && !slices.Contains(tenants, e.TenantID) {
 		return "tenant out of the registration's scope"
 	}

@@ -89,13 +89,16 @@ func TestDeliverEventShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	suppressed := entry(4, store.EventAlertCreated, "a4")
+	suppressed.New = "resolved"
 	es := []store.OutboxEntry{
 		entry(1, store.EventAlertCreated, "a'1"),
 		entry(2, store.EventStatusChanged, "a2"), // not registered: skipped
 		entry(3, store.EventSeverityRaised, "a3"),
+		suppressed, // stored resolved by a suppression rule: skipped
 	}
 	res := n.Deliver(context.Background(), target(rc.srv.URL, "", EventFraudDetected), es, time.Now())
-	want := []notify.Outcome{notify.Delivered, notify.Skipped, notify.Delivered}
+	want := []notify.Outcome{notify.Delivered, notify.Skipped, notify.Delivered, notify.Skipped}
 	for i, r := range res {
 		if r.Outcome != want[i] {
 			t.Errorf("entry %d: %v (%v), want %v", i, r.Outcome, r.Err, want[i])
