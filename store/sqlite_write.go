@@ -44,12 +44,20 @@ func (s *SQLite) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
 			fanOut: tx.StmtContext(ctx, s.fanOut),
 			args:   make([]any, 0, 4*evidenceBlock),
 		}
+		// Without a target there is nothing to fan out; the write lock held
+		// since BEGIN keeps a target from appearing meanwhile.
+		var targets bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM notify_targets)`).Scan(&targets); err != nil {
+			return fmt.Errorf("outbox targets: %w", err)
+		}
 		for _, a := range rows {
-			n, err := st.changes(ctx, a, now)
-			if err != nil {
-				return fmt.Errorf("alert %s: %w", a.ID, err)
+			if targets {
+				n, err := st.changes(ctx, a, now)
+				if err != nil {
+					return fmt.Errorf("alert %s: %w", a.ID, err)
+				}
+				notified = notified || n
 			}
-			notified = notified || n
 			if err := st.save(ctx, a); err != nil {
 				return fmt.Errorf("alert %s: %w", a.ID, err)
 			}
