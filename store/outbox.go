@@ -153,8 +153,9 @@ type Outbox interface {
 	GetOutbox(ctx context.Context, id int64) (OutboxEntry, error)
 	// ListOutbox returns entries matching q, by ID.
 	ListOutbox(ctx context.Context, q OutboxQuery) ([]OutboxEntry, error)
-	// OutboxCounts counts entries by state.
-	OutboxCounts(ctx context.Context) (map[string]int, error)
+	// OutboxCounts counts entries by state: the states given, or all three
+	// (every state is in the map, zero when none).
+	OutboxCounts(ctx context.Context, states ...string) (map[string]int, error)
 	// PruneOutbox deletes done entries finished before t and returns how
 	// many. Failed entries are kept.
 	PruneOutbox(ctx context.Context, before time.Time) (int, error)

@@ -263,8 +263,18 @@ func (s *SQLite) ClaimOutbox(ctx context.Context, c Claim) ([]OutboxEntry, error
 	}
 	now := dbTime(c.Now).UnixMicro()
 	until := dbTime(c.Now.Add(c.Lease)).UnixMicro()
+	// A look on the read pool first: an idle dispatcher polling an empty
+	// outbox takes no write lock.
+	var due bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_at <= ?)`, now).Scan(&due)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim outbox: %w", err)
+	}
+	if !due {
+		return nil, nil
+	}
 	var out []OutboxEntry
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET next_at = ?, lease_owner = ?, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?)
 			RETURNING `+outboxColumns, until, c.Owner, now, c.Limit)
@@ -393,13 +403,20 @@ func (s *SQLite) ListOutbox(ctx context.Context, q OutboxQuery) ([]OutboxEntry, 
 }
 
 // OutboxCounts implements [Outbox].
-func (s *SQLite) OutboxCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT state, count(*) FROM outbox GROUP BY state`)
+func (s *SQLite) OutboxCounts(ctx context.Context, states ...string) (map[string]int, error) {
+	if len(states) == 0 {
+		states = []string{OutboxPending, OutboxDone, OutboxFailed}
+	}
+	cond, args := inList("state", states, nil)
+	rows, err := s.r.QueryContext(ctx, `SELECT state, count(*) FROM outbox WHERE `+cond+` GROUP BY state`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: count outbox: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int{OutboxPending: 0, OutboxDone: 0, OutboxFailed: 0}
+	out := map[string]int{}
+	for _, st := range states {
+		out[st] = 0
+	}
 	for rows.Next() {
 		var (
 			st string

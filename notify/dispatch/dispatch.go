@@ -145,7 +145,7 @@ func New(o Options) (*Dispatcher, error) {
 	}, []string{"kind"})
 	d.entries = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vigil_notify_outbox_entries",
-		Help: "Outbox entries by state (pending, done, failed), as last counted.",
+		Help: "Outbox entries pending and failed, as last counted (every 5 s).",
 	}, []string{"state"})
 	if o.Registerer != nil {
 		for _, c := range []prometheus.Collector{d.attempts, d.latency, d.entries} {
@@ -199,7 +199,9 @@ func (d *Dispatcher) countLoop(ctx context.Context) {
 	t := time.NewTicker(max(d.o.Poll, 5*time.Second))
 	defer t.Stop()
 	for {
-		if n, err := d.o.Outbox.OutboxCounts(ctx); err == nil {
+		// Done entries are counted by vigil_notify_attempts_total; counting
+		// them here would read the whole retention period.
+		if n, err := d.o.Outbox.OutboxCounts(ctx, store.OutboxPending, store.OutboxFailed); err == nil {
 			for st, c := range n {
 				d.entries.WithLabelValues(st).Set(float64(c))
 			}

@@ -193,6 +193,12 @@ func testOutboxLease(t *testing.T, s OutboxStore) {
 	if err != nil || n[store.OutboxDone] != 3 || n[store.OutboxPending] != 0 {
 		t.Fatalf("counts %v, %v", n, err)
 	}
+	if n, err := s.OutboxCounts(ctx, store.OutboxFailed); err != nil || len(n) != 1 || n[store.OutboxFailed] != 0 {
+		t.Fatalf("counts of failed only: %v, %v", n, err)
+	}
+	if c, err := s.ClaimOutbox(ctx, store.Claim{Owner: "d3", Now: now.Add(time.Hour), Lease: time.Minute, Limit: 10}); err != nil || len(c) != 0 {
+		t.Fatalf("claim with nothing due: %v, %v", c, err)
+	}
 	e, err := s.GetOutbox(ctx, c3[0].ID)
 	if err != nil || e.Result != "delivered" || e.Done.IsZero() {
 		t.Fatalf("done entry %+v, %v", e, err)
