@@ -83,7 +83,8 @@ func WebhookTargets(c notify.Config) ([]store.Target, error) {
 			secret = strings.TrimSpace(string(b))
 		}
 		b, err := json.Marshal(webhook.Config{URL: w.URL, Events: w.Events, Secret: secret, Payload: w.Payload,
-			Language: w.Language, Tenants: w.Filter.Tenants, MinSeverity: w.Filter.MinSeverity})
+			Language: w.Language, Tenants: w.Filter.Tenants, Subscriptions: w.Filter.Subscriptions, Types: w.Filter.Types,
+			MinSeverity: w.Filter.MinSeverity})
 		if err != nil {
 			return nil, err
 		}

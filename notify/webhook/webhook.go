@@ -69,11 +69,18 @@ type Config struct {
 	Payload string `json:"payload,omitempty"`
 	// Language of the texts of a full alert (en, ja, nl).
 	Language string `json:"language,omitempty"`
-	// Tenants limits a configured target to these customer tenants (empty:
-	// all).
-	Tenants []string `json:"tenants,omitempty"`
+	// Tenants, Subscriptions and Types limit a configured target to these
+	// (empty: all).
+	Tenants       []string `json:"tenants,omitempty"`
+	Subscriptions []string `json:"subscriptions,omitempty"`
+	Types         []string `json:"types,omitempty"`
 	// MinSeverity drops alerts below it (empty: all).
 	MinSeverity alert.Severity `json:"minSeverity,omitempty"`
+}
+
+// filter is the configured selection of alerts.
+func (c *Config) filter() notify.Filter {
+	return notify.Filter{Tenants: c.Tenants, Subscriptions: c.Subscriptions, Types: c.Types, MinSeverity: c.MinSeverity}
 }
 
 // Event is Partner Center's webhook event.
@@ -240,11 +247,8 @@ func (n *Notifier) skip(cfg *Config, t store.Target, tenants []string, e *store.
 	if t.Source == "api" && !slices.Contains(tenants, e.TenantID) {
 		return "tenant out of the registration's scope"
 	}
-	if len(cfg.Tenants) > 0 && !slices.Contains(cfg.Tenants, e.TenantID) {
-		return "tenant not listed"
-	}
-	if cfg.MinSeverity != "" && e.Severity.Rank() < cfg.MinSeverity.Rank() {
-		return "below minimum severity"
+	if f := cfg.filter(); !f.Match(e.TenantID, e.SubscriptionID, e.AlertType, e.Severity) {
+		return "outside the target's filter"
 	}
 	return ""
 }

@@ -308,3 +308,27 @@ func TestDeliverOutOfTimeDefers(t *testing.T) {
 		t.Fatalf("%+v, %d requests", res[0], len(rc.got))
 	}
 }
+
+func TestDeliverConfiguredFilter(t *testing.T) {
+	rc := newReceiver(t)
+	n, _ := New(Options{BaseURL: "https://v", Guard: loopbackGuard(t)})
+	c, _ := json.Marshal(Config{URL: rc.srv.URL, Events: []string{EventFraudDetected}, Secret: string(secret),
+		Tenants: []string{"t1"}, Types: []string{"KV_TORAccess"}, MinSeverity: alert.SeverityMedium})
+	tg := store.Target{ID: "webhook:config:f", Kind: Kind, Source: "config", Config: c}
+	mkE := func(id int64, tenant, typ string, sev alert.Severity) store.OutboxEntry {
+		e := entry(id, store.EventAlertCreated, "a")
+		e.TenantID, e.AlertType, e.Severity = tenant, typ, sev
+		return e
+	}
+	res := n.Deliver(context.Background(), tg, []store.OutboxEntry{
+		mkE(1, "t1", "KV_TORAccess", alert.SeverityHigh),
+		mkE(2, "t2", "KV_TORAccess", alert.SeverityHigh),
+		mkE(3, "t1", "CryptoMining", alert.SeverityHigh),
+		mkE(4, "t1", "KV_TORAccess", alert.SeverityLow),
+	}, time.Now())
+	for i, want := range []notify.Outcome{notify.Delivered, notify.Skipped, notify.Skipped, notify.Skipped} {
+		if res[i].Outcome != want {
+			t.Errorf("entry %d: %v, want %v", i+1, res[i].Outcome, want)
+		}
+	}
+}
