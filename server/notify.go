@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"net"
+	"net/netip"
 
 	"github.com/vigil-security/vigil/notify/service"
 	"github.com/vigil-security/vigil/notify/webhook"
@@ -18,6 +19,12 @@ import (
 func (s *Server) startNotify(ctx context.Context, ln net.Listener) (func(), error) {
 	if !s.cfg.Notify.Enabled {
 		return func() {}, nil
+	}
+	if s.cfg.Notify.BaseURL == "" {
+		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && ap.Addr().IsUnspecified() {
+			s.log.Warn("notify.baseURL is not set: links in webhooks and mails name the listen address, which readers cannot reach",
+				"listen", ln.Addr().String())
+		}
 	}
 	// A shutdown asked for during start still gets a started (and then
 	// stopped) service, not a failed start.
