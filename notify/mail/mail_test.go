@@ -274,7 +274,9 @@ func TestRecipientPreferences(t *testing.T) {
 // attempt; nothing is lost.
 func TestSMTPFailureRetried(t *testing.T) {
 	r := newRig(t, notify.Recipient{Address: "soc@example.com", Kinds: []string{notify.KindRealtime}})
+	r.smtp.mu.Lock()
 	r.smtp.fail = true
+	r.smtp.mu.Unlock()
 	r.save(t, mk("f1", "KV_TORAccess", tenantA, subA, alert.SeverityHigh, time.Now()))
 	r.step(t)
 	if len(r.smtp.mails()) != 0 {
