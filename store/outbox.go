@@ -156,6 +156,11 @@ type Outbox interface {
 	// OutboxCounts counts entries by state: the states given, or all three
 	// (every state is in the map, zero when none).
 	OutboxCounts(ctx context.Context, states ...string) (map[string]int, error)
+	// RequeueOutbox makes the failed entries of the targets (all targets
+	// when targetIDs is nil) pending again, due at at, with their attempts
+	// reset, and returns how many: after a receiver is fixed, what it
+	// missed is delivered. Entries of targets that no longer exist stay.
+	RequeueOutbox(ctx context.Context, targetIDs []string, at time.Time) (int, error)
 	// PruneOutbox deletes done entries finished before t and returns how
 	// many. Failed entries are kept.
 	PruneOutbox(ctx context.Context, before time.Time) (int, error)

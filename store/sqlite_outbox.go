@@ -433,6 +433,34 @@ func (s *SQLite) OutboxCounts(ctx context.Context, states ...string) (map[string
 	return out, nil
 }
 
+// RequeueOutbox implements [Outbox].
+func (s *SQLite) RequeueOutbox(ctx context.Context, targetIDs []string, at time.Time) (int, error) {
+	query := `UPDATE outbox SET state = 'pending', attempts = 0, next_at = ?, done_at = NULL, lease_owner = ''
+		WHERE state = 'failed' AND target_id IN (SELECT id FROM notify_targets)`
+	args := []any{dbTime(at).UnixMicro()}
+	if targetIDs != nil {
+		var cond string
+		cond, args = inList("target_id", targetIDs, args)
+		query += " AND " + cond
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: requeue outbox: %w", err)
+	}
+	if n > 0 {
+		s.signalOutbox()
+	}
+	return int(n), nil
+}
+
 // PruneOutbox implements [Outbox].
 func (s *SQLite) PruneOutbox(ctx context.Context, before time.Time) (int, error) {
 	var n int64

@@ -19,12 +19,13 @@ func runOutbox(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var o tokenOpts
 	fs := tokenFlags("outbox", stderr, &o)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil outbox [--data DIR] [--config FILE] [--state pending|done|failed] [--target ID] [--limit N]")
+		fmt.Fprintln(stderr, "usage: vigil outbox [--data DIR] [--config FILE] [--state pending|done|failed] [--target ID] [--limit N] [--requeue]")
 		fs.PrintDefaults()
 	}
 	state := fs.String("state", store.OutboxFailed, "list the entries in this state (pending, done, failed)")
 	target := fs.String("target", "", "list only this target's entries (webhook:..., mail:..., export:...)")
 	limit := fs.Int("limit", 100, "most entries listed")
+	requeue := fs.Bool("requeue", false, "make the failed entries (of --target) pending again, to be delivered by the running server")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -44,6 +45,17 @@ func runOutbox(args []string, _ io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
+	if *requeue {
+		var targets []string
+		if *target != "" {
+			targets = []string{*target}
+		}
+		n, err := st.RequeueOutbox(ctx, targets, time.Now())
+		if err != nil {
+			return errors.Join(err, st.Close())
+		}
+		fmt.Fprintf(stdout, "requeued %d failed entries\n", n)
+	}
 	counts, err := st.OutboxCounts(ctx)
 	q := store.OutboxQuery{States: []string{*state}, Limit: *limit}
 	if *target != "" {

@@ -40,6 +40,10 @@ func TestOutboxListsFailed(t *testing.T) {
 		!strings.Contains(out, "gave up after 30 attempts: 503") || strings.Contains(out, "a2") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
+	code, out, errs = vigil(t, "", "outbox", "--data", data, "--requeue")
+	if code != 0 || !strings.Contains(out, "requeued 1 failed entries") || !strings.Contains(out, "pending 2, done 0, failed 0") {
+		t.Fatalf("requeue: exit %d\n%s%s", code, out, errs)
+	}
 	if code, _, _ := vigil(t, "", "outbox", "--data", data, "--state", "lost"); code != 2 {
 		t.Errorf("bad state: exit %d", code)
 	}

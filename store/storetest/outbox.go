@@ -237,6 +237,17 @@ func testOutboxFinish(t *testing.T, s OutboxStore) {
 	if n, err := s.PruneOutbox(ctx, now.Add(time.Hour)); err != nil || n != 0 {
 		t.Fatalf("prune: %d, %v", n, err)
 	}
+	// Requeued, the failed entry is due again with its attempts reset.
+	if n, err := s.RequeueOutbox(ctx, []string{"other"}, now); err != nil || n != 0 {
+		t.Fatalf("requeue of another target: %d, %v", n, err)
+	}
+	if n, err := s.RequeueOutbox(ctx, nil, retryAt.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("requeue: %d, %v", n, err)
+	}
+	re, err := s.ClaimOutbox(ctx, store.Claim{Owner: "d", Now: retryAt.Add(time.Hour), Lease: time.Minute, Limit: 10})
+	if err != nil || len(re) != 2 || re[1].ID != c[1].ID || re[1].Attempts != 1 || re[1].LastError != "410 Gone" {
+		t.Fatalf("claim after requeue: %+v, %v", re, err)
+	}
 	if _, err := s.FinishOutbox(ctx, "d", []store.Finish{{ID: 1, State: "sent"}}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("bad state: %v", err)
 	}
@@ -258,6 +269,9 @@ func testOutboxDeleteTarget(t *testing.T, s OutboxStore) {
 	es := allEntries(t, s)
 	if len(es) != 2 || es[0].State != store.OutboxFailed || es[0].LastError != "target deleted" || es[1].State != store.OutboxPending {
 		t.Fatalf("entries after delete: %+v", es)
+	}
+	if n, err := s.RequeueOutbox(ctx, nil, time.Now()); err != nil || n != 0 {
+		t.Errorf("requeued %d entries of a deleted target: %v", n, err)
 	}
 	ts, err := s.ListTargets(ctx)
 	if err != nil || len(ts) != 1 || ts[0].ID != "b" {
