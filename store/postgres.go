@@ -72,7 +72,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		// than it saves (hundreds of milliseconds on a partner's page).
 		cfg.RuntimeParams["jit"] = "off"
 	}
-	s := &Postgres{sqlDB: &sqlDB{d: postgresDialect}, where: redact(cfg)}
+	s := &Postgres{sqlDB: newSQLDB(postgresDialect), where: redact(cfg)}
 	if err := s.open(ctx, cfg, poolMax); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: open postgres %s: %w", s.where, err), s.Close())
 	}

@@ -42,6 +42,16 @@ func TestPostgresConformance(t *testing.T) {
 	})
 }
 
+func TestPostgresOutboxConformance(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore {
+		s, err := store.OpenPostgres(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatalf("OpenPostgres: %v", err)
+		}
+		return s
+	})
+}
+
 func TestPostgresShared(t *testing.T) {
 	storetest.RunShared(t, func(t *testing.T, n int) []store.Store {
 		dsn := pgtest.DSN(t)

@@ -214,3 +214,9 @@ func TestSQLiteShared(t *testing.T) {
 		return out
 	})
 }
+
+func TestSQLiteOutboxConformance(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore {
+		return openFile(t, filepath.Join(t.TempDir(), "vigil.db"))
+	})
+}
