@@ -52,6 +52,21 @@ func TestPostgresOutboxConformance(t *testing.T) {
 	})
 }
 
+func TestPostgresOutboxShared(t *testing.T) {
+	storetest.RunOutboxShared(t, func(t *testing.T, n int) []storetest.OutboxStore {
+		dsn := pgtest.DSN(t)
+		out := make([]storetest.OutboxStore, n)
+		for i := range out {
+			s, err := store.OpenPostgres(context.Background(), dsn)
+			if err != nil {
+				t.Fatalf("OpenPostgres: %v", err)
+			}
+			out[i] = s
+		}
+		return out
+	})
+}
+
 func TestPostgresShared(t *testing.T) {
 	storetest.RunShared(t, func(t *testing.T, n int) []store.Store {
 		dsn := pgtest.DSN(t)

@@ -220,3 +220,14 @@ func TestSQLiteOutboxConformance(t *testing.T) {
 		return openFile(t, filepath.Join(t.TempDir(), "vigil.db"))
 	})
 }
+
+func TestSQLiteOutboxShared(t *testing.T) {
+	storetest.RunOutboxShared(t, func(t *testing.T, n int) []storetest.OutboxStore {
+		path := filepath.Join(t.TempDir(), "vigil.db")
+		out := make([]storetest.OutboxStore, n)
+		for i := range out {
+			out[i] = openFile(t, path)
+		}
+		return out
+	})
+}
