@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
@@ -22,7 +23,10 @@ var (
 const insertOutboxSQL = `INSERT INTO outbox (idem_key, target_id, event, alert_id, alert_type, severity,
 	tenant_id, subscription_id, old_value, new_value, payload, created_at, state, attempts, next_at, lease_owner,
 	last_error, result)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', '', '')`
+VALUES ` + outboxRow
+
+// outboxRow is the VALUES row of one entry (13 arguments).
+const outboxRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', '', '')`
 
 // selectStateSQL reads what an upsert is about to change (locked, in
 // PostgreSQL, until the transaction ends).
@@ -82,7 +86,8 @@ func severityOfRank(r int) string {
 type fanOut struct {
 	s       *sqlDB
 	tx      *sql.Tx
-	ins     *sql.Stmt // insertOutboxSQL in tx; nil until used
+	ins     *sql.Stmt // the insert of one entry per target; nil until used
+	args    []any
 	targets []string
 	loaded  bool
 	wrote   bool // an entry was written
@@ -147,15 +152,22 @@ func (f *fanOut) change(ctx context.Context, a *alert.Alert, c outboxChange, at 
 		return err
 	}
 	if f.ins == nil {
-		f.ins = f.tx.StmtContext(ctx, f.s.insertOutbox)
+		// One statement for all targets, prepared once per transaction
+		// (closed with it).
+		var err error
+		f.ins, err = f.tx.PrepareContext(ctx, f.s.d.rebind(insertOutboxSQL+strings.Repeat(", "+outboxRow, len(f.targets)-1)))
+		if err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
 	}
 	t := f.s.d.time(dbTime(at))
+	f.args = f.args[:0]
 	for _, target := range f.targets {
-		_, err := f.ins.ExecContext(ctx, newOutboxKey(), target, c.event, a.ID, a.Type, string(a.Severity),
+		f.args = append(f.args, newOutboxKey(), target, c.event, a.ID, a.Type, string(a.Severity),
 			a.TenantID, a.SubscriptionID, c.old, c.new, nil, t, t)
-		if err != nil {
-			return fmt.Errorf("outbox for %s: %w", target, err)
-		}
+	}
+	if _, err := f.ins.ExecContext(ctx, f.args...); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	f.wrote = true
 	return nil

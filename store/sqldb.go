@@ -27,7 +27,6 @@ type sqlDB struct {
 	insertLog      *sql.Stmt
 	selectState    *sql.Stmt // severity rank and status before an upsert
 	lockNewAlert   *sql.Stmt // PostgreSQL only: see lockNewAlertSQL
-	insertOutbox   *sql.Stmt
 
 	outboxSig chan struct{} // see OutboxSignal
 }
@@ -49,7 +48,6 @@ func (s *sqlDB) prepareStmts(ctx context.Context) error {
 		{&s.upsertEvBlock, upsertEvidenceSQL(evidenceBlock)},
 		{&s.insertLog, insertLogSQL},
 		{&s.selectState, selectStateSQL + s.d.forUpdate()},
-		{&s.insertOutbox, insertOutboxSQL},
 	} {
 		var err error
 		if *p.stmt, err = s.w.PrepareContext(ctx, s.d.rebind(p.sql)); err != nil {
