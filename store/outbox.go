@@ -142,6 +142,11 @@ type Outbox interface {
 	// event, alert fields and payload, due at e.Next (e.Created when zero),
 	// and returns it as stored, with its ID and key.
 	Enqueue(ctx context.Context, e OutboxEntry) (OutboxEntry, error)
+	// EnqueueOnce is Enqueue unless the target already has an entry (in
+	// any state) of e's Event and AlertID: then it returns that entry and
+	// false. Instances enqueueing the same entry at once add it once (a
+	// daily summary is sent once).
+	EnqueueOnce(ctx context.Context, e OutboxEntry) (OutboxEntry, bool, error)
 	// ClaimOutbox leases up to c.Limit due pending entries to c.Owner, the
 	// oldest due first, counting an attempt on each.
 	ClaimOutbox(ctx context.Context, c Claim) ([]OutboxEntry, error)

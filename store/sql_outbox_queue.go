@@ -14,11 +14,23 @@ import (
 
 // Enqueue implements [Outbox].
 func (s *sqlDB) Enqueue(ctx context.Context, e OutboxEntry) (OutboxEntry, error) {
+	out, _, err := s.enqueue(ctx, e, false)
+	return out, err
+}
+
+// EnqueueOnce implements [Outbox].
+func (s *sqlDB) EnqueueOnce(ctx context.Context, e OutboxEntry) (OutboxEntry, bool, error) {
+	return s.enqueue(ctx, e, true)
+}
+
+// enqueue adds e; with once, not when the target already has an entry of
+// e's event and alert ID (then it returns that one and false).
+func (s *sqlDB) enqueue(ctx context.Context, e OutboxEntry, once bool) (OutboxEntry, bool, error) {
 	if err := checkKey("target id", e.TargetID); err != nil {
-		return OutboxEntry{}, fmt.Errorf("store: enqueue: %w", err)
+		return OutboxEntry{}, false, fmt.Errorf("store: enqueue: %w", err)
 	}
 	if err := checkKey("event", e.Event); err != nil {
-		return OutboxEntry{}, fmt.Errorf("store: enqueue: %w", err)
+		return OutboxEntry{}, false, fmt.Errorf("store: enqueue: %w", err)
 	}
 	if e.Created.IsZero() {
 		e.Created = time.Now()
@@ -26,12 +38,20 @@ func (s *sqlDB) Enqueue(ctx context.Context, e OutboxEntry) (OutboxEntry, error)
 	if e.Next.IsZero() {
 		e.Next = e.Created
 	}
-	var id int64
+	// The target's row is locked (PostgreSQL) as by a fan-out, so a
+	// DeleteTarget meanwhile fails this entry too; exclusively for once, so
+	// that two instances enqueueing the same entry take turns.
+	lock := s.d.forShare()
+	if once {
+		lock = s.d.forUpdate()
+	}
+	var (
+		id    int64
+		added bool
+	)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		// The target's row is locked (PostgreSQL) as by a fan-out, so a
-		// DeleteTarget meanwhile fails this entry too.
 		var n int
-		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT count(*) FROM (SELECT id FROM notify_targets WHERE id = ?`+s.d.forShare()+`) t`),
+		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT count(*) FROM (SELECT id FROM notify_targets WHERE id = ?`+lock+`) t`),
 			e.TargetID).Scan(&n)
 		if err != nil {
 			return err
@@ -39,16 +59,30 @@ func (s *sqlDB) Enqueue(ctx context.Context, e OutboxEntry) (OutboxEntry, error)
 		if n == 0 {
 			return fmt.Errorf("target %q: %w", e.TargetID, ErrNotFound)
 		}
+		if once {
+			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT id FROM outbox WHERE target_id = ? AND event = ? AND alert_id = ?
+				ORDER BY id LIMIT 1`), e.TargetID, clean(e.Event), clean(e.AlertID)).Scan(&id)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		added = true
 		return tx.QueryRowContext(ctx, s.d.rebind(insertOutboxSQL+` RETURNING id`),
 			newOutboxKey(), e.TargetID, clean(e.Event), clean(e.AlertID), clean(e.AlertType), string(e.Severity),
 			clean(e.TenantID), clean(e.SubscriptionID), clean(e.Old), clean(e.New), nullString(e.Payload),
 			s.d.time(dbTime(e.Created)), s.d.time(dbTime(e.Next))).Scan(&id)
 	})
 	if err != nil {
-		return OutboxEntry{}, fmt.Errorf("store: enqueue for %s: %w", e.TargetID, err)
+		return OutboxEntry{}, false, fmt.Errorf("store: enqueue for %s: %w", e.TargetID, err)
 	}
-	s.signalOutbox()
-	return s.GetOutbox(ctx, id)
+	if added {
+		s.signalOutbox()
+	}
+	out, err := s.GetOutbox(ctx, id)
+	return out, added, err
 }
 
 const outboxColumns = `id, idem_key, target_id, event, alert_id, alert_type, severity, tenant_id, subscription_id,

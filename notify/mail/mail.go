@@ -368,10 +368,14 @@ func (s *Scheduler) Due(ctx context.Context, now time.Time) (int, error) {
 		if len(have) > 0 {
 			continue
 		}
-		if _, err := s.Outbox.Enqueue(ctx, store.OutboxEntry{TargetID: t.ID, Event: EventDaily, AlertID: day, Created: now}); err != nil {
+		// Once: instances sharing a store run a scheduler each.
+		_, added, err := s.Outbox.EnqueueOnce(ctx, store.OutboxEntry{TargetID: t.ID, Event: EventDaily, AlertID: day, Created: now})
+		if err != nil {
 			return n, err
 		}
-		n++
+		if added {
+			n++
+		}
 	}
 	return n, nil
 }

@@ -315,6 +315,22 @@ func testOutboxEnqueue(t *testing.T, s OutboxStore) {
 	if _, err := s.GetOutbox(ctx, e.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("pruned entry: %v", err)
 	}
+	d := store.OutboxEntry{TargetID: "a", Event: "dailySummary", AlertID: "daily:2026-12-07", Created: at}
+	first, added, err := s.EnqueueOnce(ctx, d)
+	if err != nil || !added || first.AlertID != d.AlertID {
+		t.Fatalf("EnqueueOnce: %+v, %v, %v", first, added, err)
+	}
+	again, added, err := s.EnqueueOnce(ctx, d)
+	if err != nil || added || again.ID != first.ID {
+		t.Errorf("EnqueueOnce again: entry %d (first %d), added %v, %v", again.ID, first.ID, added, err)
+	}
+	d.AlertID = "daily:2026-12-08"
+	if next, added, err := s.EnqueueOnce(ctx, d); err != nil || !added || next.ID == first.ID {
+		t.Errorf("EnqueueOnce of the next day: entry %d, added %v, %v", next.ID, added, err)
+	}
+	if _, _, err := s.EnqueueOnce(ctx, store.OutboxEntry{TargetID: "nope", Event: "dailySummary"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("EnqueueOnce for no target: %v", err)
+	}
 }
 
 func testOutboxConcurrent(t *testing.T, s OutboxStore) {

@@ -24,6 +24,7 @@ func RunOutboxShared(t *testing.T, open func(t *testing.T, n int) []OutboxStore)
 	}{
 		{"ConcurrentNewAlertOnce", 4, testOutboxConcurrentNew},
 		{"DeleteTargetWhileSaving", 2, testOutboxDeleteWhileSaving},
+		{"EnqueueOnceRaced", 4, testOutboxEnqueueOnceRaced},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,5 +145,49 @@ func testOutboxDeleteWhileSaving(t *testing.T, ss []OutboxStore) {
 	}
 	if len(kept) != batches*size {
 		t.Errorf("target a has %d entries, want %d", len(kept), batches*size)
+	}
+}
+
+// testOutboxEnqueueOnceRaced has every instance enqueue the same entries
+// at once (each day's summary, as every instance's scheduler would): each
+// is added once, and exactly one instance is told it added it.
+func testOutboxEnqueueOnceRaced(t *testing.T, ss []OutboxStore) {
+	ctx := context.Background()
+	putTargets(t, ss[0], "a")
+	const days = 10
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		added = map[string]int{}
+	)
+	for _, s := range ss {
+		wg.Go(func() {
+			for d := range days {
+				day := fmt.Sprintf("daily:2026-12-%02d", d+1)
+				_, ok, err := s.EnqueueOnce(ctx, store.OutboxEntry{TargetID: "a", Event: "dailySummary", AlertID: day})
+				if err != nil {
+					t.Errorf("EnqueueOnce: %v", err)
+					return
+				}
+				if ok {
+					mu.Lock()
+					added[day]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	es, err := ss[0].ListOutbox(ctx, store.OutboxQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != days {
+		t.Errorf("%d entries, want %d", len(es), days)
+	}
+	for d := range days {
+		if day := fmt.Sprintf("daily:2026-12-%02d", d+1); added[day] != 1 {
+			t.Errorf("%s: %d instances added it", day, added[day])
+		}
 	}
 }
