@@ -12,6 +12,9 @@
 //	GET    /security/partner/activityLogs                   the system activity log: startDate, endDate, operationType, OData
 //	GET    /security/partner/alertsSuppressionRules         suppression rules; POST creates one
 //	GET    /security/partner/alertsSuppressionRules/{id}    one rule; PATCH changes it, DELETE deletes it
+//	POST   /webhooks/v1/registration                        register the scope's webhook (Partner Center's API); GET, PUT, DELETE
+//	POST   /webhooks/v1/registration/validationEvents       send a test-created event; GET .../{correlationId} its status
+//	GET    /webhooks/v1/registration/deliveries             the registration's notifications (?state=failed)
 //
 // Every call but the OpenAPI document needs a bearer token ("vgl_..."),
 // made with `vigil token create` and stored as its SHA-256. A token is
@@ -35,6 +38,7 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/notify/webhook"
 	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/store"
 	"github.com/vigil-security/vigil/tenancy"
@@ -76,6 +80,13 @@ type Options struct {
 	// Language is the default language of alert texts (en, ja, nl); empty
 	// means en.
 	Language string
+	// Outbox, when set, serves the webhook registration API (Partner
+	// Center's /webhooks/v1/registration); without it those routes answer
+	// 503.
+	Outbox store.Outbox
+	// WebhookGuard checks registered webhook URLs (default: refuse every
+	// internal address; see webhook.Guard).
+	WebhookGuard *webhook.Guard
 	// TokenUseInterval is the longest a token's use goes unrecorded: the
 	// first request of a token is recorded at once, later ones at most once
 	// per interval with their count. Zero means one minute; negative
@@ -95,6 +106,8 @@ type handler struct {
 	lang     string
 	useEvery time.Duration
 	mux      *http.ServeMux
+	outbox   store.Outbox
+	guard    *webhook.Guard
 
 	usesMu sync.Mutex
 	uses   map[string]*useState // token ID -> uses not yet recorded
@@ -118,9 +131,10 @@ const (
 // route is one operation.
 type route struct {
 	method, path string
-	// public routes need no token; write routes need a read-write token.
-	public, write bool
-	serve         func(h *handler, w http.ResponseWriter, r *http.Request, p *principal) error
+	// public routes need no token; write routes need a read-write token;
+	// bare routes are served without the Graph version prefixes.
+	public, write, bare bool
+	serve               func(h *handler, w http.ResponseWriter, r *http.Request, p *principal) error
 }
 
 // routes lists every operation; the OpenAPI document must describe each.
@@ -136,6 +150,13 @@ func routes() []route {
 		{method: "GET", path: pathRule, serve: (*handler).getRule},
 		{method: "PATCH", path: pathRule, write: true, serve: (*handler).patchRule},
 		{method: "DELETE", path: pathRule, write: true, serve: (*handler).deleteRule},
+		{method: "POST", path: pathWebhookRegistration, write: true, bare: true, serve: (*handler).createRegistration},
+		{method: "GET", path: pathWebhookRegistration, bare: true, serve: (*handler).getRegistration},
+		{method: "PUT", path: pathWebhookRegistration, write: true, bare: true, serve: (*handler).updateRegistration},
+		{method: "DELETE", path: pathWebhookRegistration, write: true, bare: true, serve: (*handler).deleteRegistration},
+		{method: "POST", path: pathWebhookValidation, write: true, bare: true, serve: (*handler).createValidationEvent},
+		{method: "GET", path: pathWebhookValidationID, bare: true, serve: (*handler).getValidationEvent},
+		{method: "GET", path: pathWebhookDeliveries, bare: true, serve: (*handler).listDeliveries},
 		{method: "GET", path: pathOpenAPIYAML, public: true, serve: (*handler).openAPIYAML},
 		{method: "GET", path: pathOpenAPIJSON, public: true, serve: (*handler).openAPIJSON},
 	}
@@ -161,6 +182,10 @@ func New(opts Options) http.Handler {
 		st: opts.Store, dir: tenancy.NewIndex(opts.Directory), sil: opts.Silencer, onChange: opts.OnAlertChange,
 		log: opts.Logger, now: opts.Now, links: newLinks(opts), lang: "en",
 		useEvery: opts.TokenUseInterval, mux: http.NewServeMux(), uses: map[string]*useState{},
+		outbox: opts.Outbox, guard: opts.WebhookGuard,
+	}
+	if h.guard == nil {
+		h.guard = &webhook.Guard{}
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -181,7 +206,7 @@ func New(opts Options) http.Handler {
 	allowed := map[string][]string{} // path -> methods
 	for _, rt := range routes() {
 		prefixes := versions
-		if rt.public {
+		if rt.public || rt.bare {
 			prefixes = []string{""}
 		}
 		for _, pre := range prefixes {

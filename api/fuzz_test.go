@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/notify/webhook"
 	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/store"
 	"github.com/vigil-security/vigil/tenancy"
@@ -174,3 +176,35 @@ func FuzzListFilter(f *testing.F) {
 }
 
 func ruleForTest() silence.Rule { return silence.Rule{Enabled: true} }
+
+func FuzzWebhookRegistrationBody(f *testing.F) {
+	f.Add(`{"WebhookUrl": "https://hooks.example.com/x", "WebhookEvents": ["azure-fraud-event-detected", "test-created"]}`)
+	f.Add(`{"WebhookUrl": "http://10.0.0.1/", "WebhookEvents": ["test-created"], "Payload": "alert", "Language": "ja"}`)
+	f.Add(`{"WebhookUrl": "http://[::ffff:127.0.0.1]:80/", "WebhookEvents": ["test-created"]}`)
+	f.Add(`{"WebhookUrl": "https://x", "WebhookEvents": [], "Language": "de"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		m, err := parseObject([]byte(body))
+		if err != nil {
+			return
+		}
+		var c webhook.Config
+		guard := &webhook.Guard{}
+		if err := applyRegistrationMembers(m, &c, guard); err != nil {
+			return
+		}
+		if _, err := guard.CheckURL(c.URL); err != nil {
+			t.Fatalf("accepted URL %q: %v", c.URL, err)
+		}
+		if len(c.Events) == 0 {
+			t.Fatalf("accepted no events from %q", body)
+		}
+		for _, e := range c.Events {
+			if !slices.Contains(webhook.Events(), e) {
+				t.Fatalf("accepted event %q", e)
+			}
+		}
+		if c.Payload != "" && c.Payload != webhook.PayloadEvent && c.Payload != webhook.PayloadAlert {
+			t.Fatalf("accepted payload %q", c.Payload)
+		}
+	})
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-security/vigil/detect/keyvault"
 	"github.com/vigil-security/vigil/detect/kvbehaviour"
 	"github.com/vigil-security/vigil/detect/network"
+	"github.com/vigil-security/vigil/notify"
 	"github.com/vigil-security/vigil/source/ipfix"
 	"github.com/vigil-security/vigil/tenancy"
 )
@@ -56,6 +57,9 @@ type Config struct {
 	Server Server `yaml:"server"`
 	// Directory lists partners, their customer tenants and subscriptions.
 	Directory tenancy.Directory `yaml:"directory"`
+	// Notify configures notifications: webhooks, mail, the daily summary,
+	// continuous export (see package notify).
+	Notify notify.Config `yaml:"notify"`
 }
 
 // Server configures `vigil serve`: where it listens, where it keeps its
@@ -256,6 +260,7 @@ func Default() Config {
 		ARMBehaviour: armbehaviour.DefaultConfig(),
 		Fraud:        fraud.DefaultConfig(),
 		Network:      network.DefaultConfig(),
+		Notify:       notify.DefaultConfig(),
 		Server: Server{
 			Listen:           DefaultListen,
 			DataDir:          DefaultDataDir,
@@ -412,7 +417,7 @@ func (c *Config) Validate() error {
 	for _, sec := range []struct {
 		name string
 		v    interface{ Validate() error }
-	}{{"keyvault", &c.KeyVault}, {"keyvaultBehaviour", &c.KVBehaviour}, {"arm", &c.ARM}, {"armBehaviour", &c.ARMBehaviour}, {"fraud", &c.Fraud}, {"network", &c.Network}} {
+	}{{"keyvault", &c.KeyVault}, {"keyvaultBehaviour", &c.KVBehaviour}, {"arm", &c.ARM}, {"armBehaviour", &c.ARMBehaviour}, {"fraud", &c.Fraud}, {"network", &c.Network}, {"notify", &c.Notify}} {
 		if err := sec.v.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", sec.name, err))
 		}

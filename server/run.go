@@ -27,6 +27,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return err
 	}
+	stopNotify, err := s.startNotify(ctx, ln, srv.TLSConfig != nil) // issue 10: notifications
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("notifications: %w", err)
+	}
+	defer stopNotify()
 	httpDone := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil {

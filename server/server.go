@@ -85,7 +85,7 @@ type Server struct {
 	started time.Time
 
 	lock   *os.File
-	st     store.Security
+	st     store.Database
 	sil    *silence.Silencer
 	m      *metrics.Metrics
 	engine *detect.Engine
@@ -305,8 +305,9 @@ func (s *Server) routes(ui http.Handler) http.Handler {
 		Language:      s.cfg.Alerts.Language,
 		OnAlertChange: s.manager.Track,
 		BaseURL:       s.cfg.Server.ExternalURL, AllowedHosts: s.cfg.Server.AllowedHosts, ListenAddr: s.cfg.Server.Listen,
+		Outbox: s.st, WebhookGuard: s.webhookGuard(), // issue 10: webhook registrations
 	})
-	for _, p := range []string{"/security/", "/v1.0/", "/beta/", "/openapi.yaml", "/openapi.json"} {
+	for _, p := range []string{"/security/", "/v1.0/", "/beta/", "/webhooks/", "/openapi.yaml", "/openapi.json"} {
 		mux.Handle(p, apiHandler)
 	}
 	if ui == nil {

@@ -46,6 +46,29 @@ func BenchmarkSaveAlerts(b *testing.B) {
 		}
 		reportRate(b, n*batchSize, cpu)
 	})
+	// With two notification targets, each new alert also writes two
+	// outbox entries in its transaction.
+	b.Run("insert-2-targets", func(b *testing.B) {
+		s := openFile(b, filepath.Join(b.TempDir(), "bench.db"))
+		defer s.Close()
+		for _, id := range []string{"webhook:a", "mail:b"} {
+			if err := s.PutTarget(ctx, store.Target{ID: id, Kind: "webhook", Source: "config"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			b.StopTimer()
+			alerts := batch("ins", n)
+			n++
+			b.StartTimer()
+			if err := s.SaveAlerts(ctx, alerts); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRate(b, n*batchSize, 0)
+	})
 	b.Run("repeat", func(b *testing.B) {
 		s := openFile(b, filepath.Join(b.TempDir(), "bench.db"))
 		defer s.Close()

@@ -72,6 +72,15 @@ func (d dialect) forUpdate() string {
 	return ""
 }
 
+// forShare locks the rows a write transaction reads to keep them from
+// changing or going until it ends (SQLite: the database lock does).
+func (d dialect) forShare() string {
+	if d.pg {
+		return " FOR SHARE"
+	}
+	return ""
+}
+
 // readTx are the options of read transactions: one snapshot for all their
 // statements (PostgreSQL's read committed takes one per statement).
 func (d dialect) readTx() *sql.TxOptions {

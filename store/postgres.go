@@ -36,6 +36,14 @@ var postgresMigrations embed.FS
 // read-only repeatable-read transactions: ListAlerts and GetAlert see one
 // snapshot. Migrations run at open under an advisory lock, so instances
 // starting together migrate once.
+//
+// The notification outbox is shared by the instances: a save that writes
+// outbox entries first locks the alert's ID (a transaction advisory lock)
+// and then its row, so an alert two instances insert at once is reported
+// created once; dispatchers claim with FOR UPDATE SKIP LOCKED, so they take
+// different entries without waiting for each other. Locks are taken in one
+// order: notification targets (FOR SHARE), alerts by ID, outbox entries by
+// ID.
 type Postgres struct {
 	*sqlDB
 	where string // the DSN without its password, for errors
@@ -72,7 +80,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		// than it saves (hundreds of milliseconds on a partner's page).
 		cfg.RuntimeParams["jit"] = "off"
 	}
-	s := &Postgres{sqlDB: &sqlDB{d: postgresDialect}, where: redact(cfg)}
+	s := &Postgres{sqlDB: newSQLDB(postgresDialect), where: redact(cfg)}
 	if err := s.open(ctx, cfg, poolMax); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: open postgres %s: %w", s.where, err), s.Close())
 	}

@@ -40,8 +40,10 @@ func (s *sqlDB) ChangeStatus(ctx context.Context, c StatusChange) (*alert.Alert,
 		return nil, fmt.Errorf("store: change status of %s: %w", c.ID, err)
 	}
 	var out *alert.Alert
+	notified := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		from, tenant, err := s.updateStatusTx(ctx, tx, c.ID, c.To, c.Reason, c.By.Name, c.By.At, c.TenantIDs)
+		fan := s.newFanOut(tx)
+		from, tenant, err := s.updateStatusTx(ctx, tx, fan, c.ID, c.To, c.Reason, c.By.Name, c.By.At, c.TenantIDs)
 		if err != nil {
 			return err
 		}
@@ -49,11 +51,15 @@ func (s *sqlDB) ChangeStatus(ctx context.Context, c StatusChange) (*alert.Alert,
 		if err := s.insertActivity(ctx, tx, &act); err != nil {
 			return err
 		}
+		notified = fan.wrote
 		out, err = s.get(ctx, tx, c.ID)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: change status of %s: %w", c.ID, err)
+	}
+	if notified {
+		s.signalOutbox()
 	}
 	return out, nil
 }
@@ -77,7 +83,15 @@ func (s *sqlDB) ResolveStale(ctx context.Context, r StaleResolve) ([]string, err
 	args := b.args
 	details := map[string]string{"reason": "stale", "olderThan": dbTime(r.Before).Format(time.RFC3339Nano)}
 	var ids, resolved []string
+	notified := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		ids, resolved = ids[:0], resolved[:0]
+		fan := s.newFanOut(tx)
+		// The targets before the alerts' rows: the order every writer
+		// locks in.
+		if _, err := fan.load(ctx); err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
 			return fmt.Errorf("query: %w", err)
@@ -98,7 +112,7 @@ func (s *sqlDB) ResolveStale(ctx context.Context, r StaleResolve) ([]string, err
 			return err
 		}
 		for _, id := range ids {
-			from, tenant, err := s.updateStatusTx(ctx, tx, id, alert.StatusResolved, alert.ReasonIgnore, r.By.Name, r.By.At, nil)
+			from, tenant, err := s.updateStatusTx(ctx, tx, fan, id, alert.StatusResolved, alert.ReasonIgnore, r.By.Name, r.By.At, nil)
 			if errors.Is(err, ErrInvalidTransition) && s.d.pg {
 				// Resolved by another instance since the query: nothing
 				// left to do for it.
@@ -113,10 +127,14 @@ func (s *sqlDB) ResolveStale(ctx context.Context, r StaleResolve) ([]string, err
 				return fmt.Errorf("alert %s: %w", id, err)
 			}
 		}
+		notified = fan.wrote
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: resolve stale alerts: %w", err)
+	}
+	if notified {
+		s.signalOutbox()
 	}
 	return resolved, nil
 }

@@ -34,7 +34,9 @@ func (s *sqlDB) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
 	}
 	// Rows locked in one order by every writer cannot deadlock.
 	slices.SortStableFunc(rows, func(a, b *alert.Alert) int { return strings.Compare(a.ID, b.ID) })
+	var notified bool
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		notified = false
 		st := stmts{
 			d:     s.d,
 			up:    tx.StmtContext(ctx, s.upsertAlert),
@@ -44,15 +46,39 @@ func (s *sqlDB) SaveAlerts(ctx context.Context, alerts []*alert.Alert) error {
 			log:   tx.StmtContext(ctx, s.insertLog),
 			args:  make([]any, 0, 4*evidenceBlock),
 		}
+		// Without a target there is nothing to fan out (and no stored state
+		// to read): the targets are read first, and kept (SQLite: by the
+		// write lock held since BEGIN; PostgreSQL: FOR SHARE).
+		fan := s.newFanOut(tx)
+		targets, err := fan.load(ctx)
+		if err != nil {
+			return err
+		}
+		var state, lock *sql.Stmt
+		if targets {
+			state = tx.StmtContext(ctx, s.selectState)
+			if s.lockNewAlert != nil {
+				lock = tx.StmtContext(ctx, s.lockNewAlert)
+			}
+		}
 		for _, a := range rows {
+			if targets {
+				if err := fan.alert(ctx, lock, state, a, now); err != nil {
+					return fmt.Errorf("alert %s: %w", a.ID, err)
+				}
+			}
 			if err := st.save(ctx, a); err != nil {
 				return fmt.Errorf("alert %s: %w", a.ID, err)
 			}
 		}
+		notified = fan.wrote
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: save alerts: %w", err)
+	}
+	if notified {
+		s.signalOutbox()
 	}
 	if s.wrote != nil {
 		s.wrote(ctx, len(rows))
@@ -138,10 +164,13 @@ func (s *sqlDB) UpdateStatus(ctx context.Context, id string, to alert.Status, re
 	}
 	by, at = clean(by), dbTime(at)
 	var out *alert.Alert
+	notified := false
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if _, _, err := s.updateStatusTx(ctx, tx, id, to, reason, by, at, nil); err != nil {
+		fan := s.newFanOut(tx)
+		if _, _, err := s.updateStatusTx(ctx, tx, fan, id, to, reason, by, at, nil); err != nil {
 			return err
 		}
+		notified = fan.wrote
 		var err error
 		out, err = s.get(ctx, tx, id)
 		return err
@@ -149,17 +178,28 @@ func (s *sqlDB) UpdateStatus(ctx context.Context, id string, to alert.Status, re
 	if err != nil {
 		return nil, fmt.Errorf("store: update status of %s: %w", id, err)
 	}
+	if notified {
+		s.signalOutbox()
+	}
 	return out, nil
 }
 
-// updateStatusTx moves the alert to status to inside tx and appends its
-// activity log; by and at are already cleaned. With tenants not nil, an
+// updateStatusTx moves the alert to status to inside tx, appends its
+// activity log and writes the change's outbox entries through fan (the
+// fan-out of tx); by and at are already cleaned. With tenants not nil, an
 // alert of another tenant is ErrNotFound. It returns the status the alert
 // had and its tenant.
-func (s *sqlDB) updateStatusTx(ctx context.Context, tx *sql.Tx, id string, to alert.Status, reason alert.ResolvedReason,
+func (s *sqlDB) updateStatusTx(ctx context.Context, tx *sql.Tx, fan *fanOut, id string, to alert.Status, reason alert.ResolvedReason,
 	by string, at time.Time, tenants []string) (alert.Status, string, error) {
 	var from, tenant string
-	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT status, tenant_id FROM alerts WHERE id = ?`)+s.d.forUpdate(), id).Scan(&from, &tenant)
+	var cur alert.Alert
+	var sev string
+	// The targets before the alert's row: the order every writer locks in.
+	if _, err := fan.load(ctx); err != nil {
+		return "", "", err
+	}
+	err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT status, tenant_id, type, severity, subscription_id FROM alerts WHERE id = ?`)+s.d.forUpdate(), id).
+		Scan(&from, &tenant, &cur.Type, &sev, &cur.SubscriptionID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", ErrNotFound
 	}
@@ -185,6 +225,10 @@ func (s *sqlDB) updateStatusTx(ctx context.Context, tx *sql.Tx, id string, to al
 	_, err = tx.StmtContext(ctx, s.insertLog).ExecContext(ctx, id, from, string(to), by, s.d.time(at))
 	if err != nil {
 		return "", "", fmt.Errorf("activity log: %w", err)
+	}
+	cur.ID, cur.TenantID, cur.Severity = id, tenant, alert.Severity(sev)
+	if err := fan.change(ctx, &cur, outboxChange{EventStatusChanged, from, string(to)}, time.Now()); err != nil {
+		return "", "", err
 	}
 	return alert.Status(from), tenant, nil
 }

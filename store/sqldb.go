@@ -25,6 +25,15 @@ type sqlDB struct {
 	upsertEvidence *sql.Stmt // one row
 	upsertEvBlock  *sql.Stmt // evidenceBlock rows
 	insertLog      *sql.Stmt
+	selectState    *sql.Stmt // severity rank and status before an upsert
+	lockNewAlert   *sql.Stmt // PostgreSQL only: see lockNewAlertSQL
+
+	outboxSig chan struct{} // see OutboxSignal
+}
+
+// newSQLDB returns the shared part of a store in dialect d.
+func newSQLDB(d dialect) *sqlDB {
+	return &sqlDB{d: d, outboxSig: make(chan struct{}, 1)}
 }
 
 // prepareStmts prepares the statements every alert write uses.
@@ -38,9 +47,16 @@ func (s *sqlDB) prepareStmts(ctx context.Context) error {
 		{&s.upsertEvidence, upsertEvidenceSQL(1)},
 		{&s.upsertEvBlock, upsertEvidenceSQL(evidenceBlock)},
 		{&s.insertLog, insertLogSQL},
+		{&s.selectState, selectStateSQL + s.d.forUpdate()},
 	} {
 		var err error
 		if *p.stmt, err = s.w.PrepareContext(ctx, s.d.rebind(p.sql)); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	if s.d.pg {
+		var err error
+		if s.lockNewAlert, err = s.w.PrepareContext(ctx, s.d.rebind(lockNewAlertSQL)); err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
 	}

@@ -60,7 +60,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("store: open sqlite %q: %w", path, err)
 	}
-	s := &SQLite{sqlDB: &sqlDB{d: sqliteDialect}, path: path}
+	s := &SQLite{sqlDB: newSQLDB(sqliteDialect), path: path}
 	s.wrote = s.analyse
 	if err := s.open(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("store: open sqlite %q: %w", path, err), s.Close())

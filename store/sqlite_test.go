@@ -214,3 +214,20 @@ func TestSQLiteShared(t *testing.T) {
 		return out
 	})
 }
+
+func TestSQLiteOutboxConformance(t *testing.T) {
+	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore {
+		return openFile(t, filepath.Join(t.TempDir(), "vigil.db"))
+	})
+}
+
+func TestSQLiteOutboxShared(t *testing.T) {
+	storetest.RunOutboxShared(t, func(t *testing.T, n int) []storetest.OutboxStore {
+		path := filepath.Join(t.TempDir(), "vigil.db")
+		out := make([]storetest.OutboxStore, n)
+		for i := range out {
+			out[i] = openFile(t, path)
+		}
+		return out
+	})
+}

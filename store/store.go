@@ -58,6 +58,20 @@
 // change through it is written together with its activity record in one
 // transaction, so no change goes unrecorded. The SQLite file of a data
 // directory is named [DefaultFile].
+//
+// # Outbox
+//
+// [Outbox] keeps the notifications to deliver. Every alert change a write
+// makes — a new alert, a severity raised, a status moved on, by SaveAlerts,
+// UpdateStatus, ChangeStatus or ResolveStale — writes one entry per
+// notification [Target] in the same transaction, each with a random
+// idempotency key: the change and its notifications are durable together
+// or not at all. Dispatchers claim due entries under a lease
+// ([Outbox.ClaimOutbox]) and finish them fenced by owner and attempt
+// ([Outbox.FinishOutbox]), so a dispatcher killed mid-delivery gives its
+// entries back when the lease ends, and a late finish of a lost lease does
+// not overwrite the new holder's. Entries that fail for good stay, state
+// failed, until someone looks.
 package store
 
 import (

@@ -30,6 +30,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the service: API, dashboard, push endpoint, file inputs, detection", runServe},
 		{"token", "create, list and revoke API tokens", runToken},
+		{"outbox", "show the notification outbox: counts, failed (or pending, done) entries", runOutbox},
 		{"detect", "read Azure log files, print alerts (JSON lines or a table)", runDetect},
 		{"flows", "decode NetFlow/IPFIX captures or datagram files and NSG/VNet flow logs, print the flows", runFlows},
 		{"simulate", "write a realistic labelled estate (Key Vault and Activity Log) or a Key Vault load", runSimulate},

@@ -4,24 +4,44 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vigil-security/vigil/internal/pgtest"
+	"github.com/vigil-security/vigil/notify/webhook"
 	"github.com/vigil-security/vigil/store"
 )
 
 // TestServePostgres issues a token into a PostgreSQL database with vigil
 // token --db, runs vigil serve --db on it, pushes a Key Vault record from a
 // Tor exit node, and reads the alert back through the API with that token
-// and straight from the database.
+// and straight from the database; the configured webhook receives it,
+// signed, through the outbox in PostgreSQL.
 func TestServePostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
+	hooks := make(chan webhook.Event, 16)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify([]byte("hook-secret"), r.Header.Get(webhook.HeaderSignature), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("receiver: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var ev webhook.Event
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Errorf("receiver: %v", err)
+		}
+		hooks <- ev
+	}))
+	defer rc.Close()
 	const (
 		tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 		sub    = "aaaa0a0a-bb1b-cc2c-dd3d-eeeeee4e4e4e" // the sample record's
@@ -37,7 +57,9 @@ func TestServePostgres(t *testing.T) {
 	}
 
 	cfgPath := filepath.Join(t.TempDir(), "vigil.yaml")
-	if err := os.WriteFile(cfgPath, []byte("server:\n  idleAdvance: 1ms\ndirectory:\n  customers:\n    - tenantId: "+tenant+"\n      subscriptions:\n        - id: "+sub+"\n"), 0o600); err != nil {
+	cfg := "server:\n  idleAdvance: 1ms\ndirectory:\n  customers:\n    - tenantId: " + tenant + "\n      subscriptions:\n        - id: " + sub + "\n" +
+		"notify:\n  allowTargets: [127.0.0.0/8]\n  webhooks:\n    - {name: soc, url: " + rc.URL + ", events: [" + webhook.EventFraudDetected + "], secret: hook-secret}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
@@ -82,6 +104,14 @@ func TestServePostgres(t *testing.T) {
 		}
 		return list.Count == 1 && len(list.Value) == 1
 	})
+	select {
+	case ev := <-hooks:
+		if ev.EventName != webhook.EventFraudDetected || ev.ResourceName != list.Value[0].ID {
+			t.Errorf("webhook event %+v, want %s of %s", ev, webhook.EventFraudDetected, list.Value[0].ID)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no webhook within 30 s")
+	}
 
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -100,6 +130,10 @@ func TestServePostgres(t *testing.T) {
 	as, err := st.ListAlerts(context.Background(), store.ListQuery{Types: []string{"KV_TORAccess"}})
 	if err != nil || len(as) != 1 || as[0].ID != list.Value[0].ID {
 		t.Fatalf("stored KV_TORAccess alerts: %d, %v", len(as), err)
+	}
+	counts, err := st.OutboxCounts(context.Background())
+	if err != nil || counts[store.OutboxDone] != 1 || counts[store.OutboxPending]+counts[store.OutboxFailed] != 0 {
+		t.Errorf("outbox in PostgreSQL: %v, %v; want the one webhook entry done", counts, err)
 	}
 	acts, err := st.ListActivity(context.Background(), store.ActivityQuery{OperationTypes: []string{store.OpTokenCreated, store.OpAlertDetected}})
 	if err != nil || len(acts) != 2 {

@@ -86,7 +86,7 @@ func (o *tokenOpts) load() (config.Config, error) {
 
 // openTokenStore opens the store: db when given, else the database in the
 // data directory, creating the directory when create is true.
-func openTokenStore(data, db string, create bool) (store.Security, error) {
+func openTokenStore(data, db string, create bool) (store.Database, error) {
 	if db != "" {
 		return store.Open(context.Background(), db)
 	}
