@@ -1,0 +1,124 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vigil-security/vigil/alert"
+	"github.com/vigil-security/vigil/store"
+)
+
+func TestPlaybookTicks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	s := openFile(t, path)
+	if err := s.SaveAlert(ctx, sample("a1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Hour)
+	for _, tk := range []store.PlaybookTick{
+		{AlertID: "a1", Step: 2, Done: true, By: "ana", At: at},
+		{AlertID: "a1", Step: 0, Done: true, By: "ana", At: at},
+		{AlertID: "a1", Step: 2, Done: false, By: "bo", At: at.Add(time.Minute)},
+	} {
+		if err := s.SetPlaybookTick(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		tick store.PlaybookTick
+		want error
+	}{
+		{"unknown alert", store.PlaybookTick{AlertID: "nope", Step: 0, Done: true, By: "x", At: at}, store.ErrNotFound},
+		{"negative step", store.PlaybookTick{AlertID: "a1", Step: -1, Done: true, By: "x", At: at}, store.ErrInvalid},
+		{"step too far", store.PlaybookTick{AlertID: "a1", Step: store.MaxPlaybookStep + 1, By: "x", At: at}, store.ErrInvalid},
+		{"no time", store.PlaybookTick{AlertID: "a1", Step: 1, By: "x"}, store.ErrInvalid},
+	} {
+		if err := s.SetPlaybookTick(ctx, tc.tick); !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openFile(t, path) // the ticks are durable
+	defer s.Close()
+	got, err := s.PlaybookTicks(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.PlaybookTick{
+		{AlertID: "a1", Step: 0, Done: true, By: "ana", At: at.Truncate(time.Microsecond)},
+		{AlertID: "a1", Step: 2, Done: false, By: "bo", At: at.Add(time.Minute).Truncate(time.Microsecond)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("tick %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if none, err := s.PlaybookTicks(ctx, "nope"); err != nil || len(none) != 0 {
+		t.Errorf("ticks of an unknown alert: %v %v", none, err)
+	}
+}
+
+func TestCountBySeverityAndGroups(t *testing.T) {
+	ctx := context.Background()
+	s := openFile(t, filepath.Join(t.TempDir(), "vigil.db"))
+	defer s.Close()
+	sevs := []alert.Severity{alert.SeverityHigh, alert.SeverityHigh, alert.SeverityLow, alert.SeverityMedium, alert.SeverityHigh}
+	for i, sev := range sevs {
+		a := sample(string(rune('a'+i)), 1)
+		a.Severity = sev
+		a.Detected = t0.Add(time.Duration(i) * 12 * time.Hour) // days 0, 0 (+12h), 1, 1, 2
+		if i == 4 {
+			a.TenantID = "other"
+			a.Entities[1].Address = "198.51.100.9"
+		}
+		if err := s.SaveAlert(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.CountBySeverity(ctx, store.ListQuery{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[alert.SeverityHigh] != 3 || got[alert.SeverityLow] != 1 || got[alert.SeverityMedium] != 1 || len(got) != 3 {
+		t.Errorf("all: %v", got)
+	}
+	got, err = s.CountBySeverity(ctx, store.ListQuery{TenantIDs: []string{"other"}}, 0)
+	if err != nil || got[alert.SeverityHigh] != 1 || len(got) != 1 {
+		t.Errorf("one tenant: %v %v", got, err)
+	}
+	got, err = s.CountBySeverity(ctx, store.ListQuery{}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := got[alert.SeverityHigh] + got[alert.SeverityLow] + got[alert.SeverityMedium]; n != 2 {
+		t.Errorf("limit 2: counted %d: %v", n, got)
+	}
+	where, args := s.EntityCondition("198.51.100.9")
+	n, err := s.CountAlerts(ctx, store.ListQuery{Where: where, Args: args})
+	if err != nil || n != 1 {
+		t.Errorf("entity text: %d %v", n, err)
+	}
+	where, args = s.EntityCondition("100_9") // '_' is no wildcard
+	if n, err := s.CountAlerts(ctx, store.ListQuery{Where: where, Args: args}); err != nil || n != 0 {
+		t.Errorf("escaped entity text: %d %v", n, err)
+	}
+	groups, err := s.AlertGroups(ctx, store.ListQuery{Severities: []alert.Severity{alert.SeverityHigh}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := t0.Truncate(24 * time.Hour)
+	if len(groups) != 2 || groups[0].Count != 2 || !groups[0].Day.Equal(day) ||
+		groups[1].Count != 1 || !groups[1].Day.Equal(day.AddDate(0, 0, 2)) || groups[1].TenantID != "other" {
+		t.Errorf("groups: %+v", groups)
+	}
+}
