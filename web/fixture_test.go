@@ -128,4 +128,3 @@ func runEstates() ([]*alert.Alert, error) {
 	slices.SortFunc(out, func(a, b *alert.Alert) int { return a.Detected.Compare(b.Detected) })
 	return out, nil
 }
-

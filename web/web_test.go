@@ -268,9 +268,9 @@ func TestBulkAndStatusChanges(t *testing.T) {
 		t.Errorf("resolved -> investigating: %d", code)
 	}
 	for _, form := range []url.Values{
-		{"status": {"resolved"}},                            // no reason
-		{"status": {"resolved"}, "reason": {"stale"}},       // unknown reason
-		{"status": {"active"}},                              // not a target
+		{"status": {"resolved"}},                           // no reason
+		{"status": {"resolved"}, "reason": {"stale"}},      // unknown reason
+		{"status": {"active"}},                             // not a target
 		{"status": {"investigating"}, "reason": {"fraud"}}, // reason without resolving
 	} {
 		if code, _, _ := c.post("/alerts/"+mine[0].ID+"/status", form); code != http.StatusBadRequest {
