@@ -50,7 +50,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("lang", "en-GB"),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1360, 900),
+		chromedp.WindowSize(1360, 2200),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
@@ -84,7 +84,7 @@ func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 	return v
 }
 
-// shoot saves a screenshot of the page as name.png in $VIGIL_SCREENSHOTS
+// shoot saves a screenshot of the window as name.png in $VIGIL_SCREENSHOTS
 // (or the test's temporary directory).
 func shoot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
@@ -92,7 +92,7 @@ func shoot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	png := run(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+	png := run(t, ctx, "screenshot "+name, chromedp.CaptureScreenshot())
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,9 @@ func TestBrowserTriage(t *testing.T) {
 	}
 
 	// Tick the first playbook step: the page saves it.
-	do(t, ctx, "tick", chromedp.Click(chromedp.ID("step-0")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	// The server renders the box checked once the tick is stored (the
+	// attribute, where a click sets only the property).
+	do(t, ctx, "tick", chromedp.Click(chromedp.ID("step-0")), chromedp.WaitReady(chromedp.CSS("#step-0[checked]")))
 	if checked := run(t, ctx, "ticked", chromedp.Evaluate[bool](`document.getElementById("step-0").checked`)); !checked {
 		t.Error("step 0 is not ticked after saving")
 	}
@@ -201,7 +203,7 @@ func TestBrowserTriage(t *testing.T) {
 	do(t, ctx, "resolve",
 		chromedp.SetValue(chromedp.ID("resolve-reason"), "fraud"),
 		chromedp.Click(chromedp.ID("resolve")),
-		chromedp.WaitVisible(chromedp.CSS(".flash")))
+		chromedp.WaitVisible(chromedp.CSS("#alert-status.status-resolved")))
 	var got apiAlert
 	apiGet(t, e, partnerTok, "/security/partner/securityAlerts/"+first, &got)
 	if got.Status != "resolved" || got.ResolvedReason == nil || *got.ResolvedReason != "fraud" ||
@@ -293,7 +295,7 @@ func TestBrowserTriage(t *testing.T) {
 	do(t, ctx, "customer sign in",
 		chromedp.SendKeys(chromedp.ID("token"), e.tokens[roleCustomer]),
 		chromedp.Submit(chromedp.ID("token")),
-		chromedp.WaitVisible(chromedp.CSS("main h1")))
+		chromedp.WaitVisible(chromedp.CSS(".who")))
 	do(t, ctx, "customer list", chromedp.Navigate(base+"/?status=all&size=100"), chromedp.WaitVisible(chromedp.CSS("table.alerts")))
 	html = run(t, ctx, "customer list", chromedp.OuterHTML(chromedp.CSS("main")))
 	ids := alertIDs(html)

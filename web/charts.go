@@ -32,7 +32,7 @@ func svgOpen(b *strings.Builder, w, h int, label string) {
 // stackedDays draws one bar a day, stacked by series (severities), with a
 // legend; start is the first day.
 func stackedDays(start time.Time, series [][]int, names []string, title string) template.HTML {
-	const w, h, left, right, top, bottom = 720, 230, 44, 10, 30, 28
+	const w, h, left, right, top, bottom = 1100, 230, 44, 10, 30, 28
 	days := 0
 	if len(series) > 0 {
 		days = len(series[0])
@@ -104,7 +104,7 @@ const maxLabel = 44
 // hbars draws the first n bars as horizontal bars with their labels and
 // counts, each a link.
 func hbars(bars []bar, n int, title string) template.HTML {
-	const w, rowH, labelW, right = 720, 28, 330, 60
+	const w, rowH, labelW, right = 640, 28, 300, 50
 	bars = bars[:min(n, len(bars))]
 	h := max(len(bars), 1)*rowH + 8
 	maxN := 1

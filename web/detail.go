@@ -33,6 +33,7 @@ type detailData struct {
 	CanTick   bool
 	Picture   template.HTML
 	PicTitle  string // i18n key
+	PicNote   *timelineItem // what the picture is drawn from
 	RuleConds []ruleCond
 	Reasons   []alert.ResolvedReason
 	Expiries  []int
@@ -199,6 +200,9 @@ func (h *handler) alertPage(w http.ResponseWriter, r *http.Request) {
 		d.Steps = append(d.Steps, sv)
 	}
 	d.Picture, d.PicTitle = picture(a, h.pages.cat, lang)
+	if d.PicTitle == "picture.attempts" {
+		d.PicNote = &timelineItem{Text: "picture.attemptsNote", Args: []any{len(a.Evidence), a.Count}}
+	}
 	h.render(w, r, http.StatusOK, "alert", pageData{Title: "alert.title", Nav: "alerts", Page: d})
 }
 

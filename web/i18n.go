@@ -66,7 +66,7 @@ func (c catalogue) translate(lang, key string, args ...any) string {
 	if !ok {
 		return key
 	}
-	if len(args) > 0 {
+	if len(args) > 0 && strings.Contains(s, "%") {
 		return fmt.Sprintf(s, args...)
 	}
 	return s

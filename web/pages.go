@@ -150,7 +150,14 @@ type activityView struct {
 	Customer string
 	AlertURL string
 	Details  []string
+	// Long is set when the change is too long to show whole; Short is its
+	// start.
+	Long  bool
+	Short string
 }
+
+// maxChange is the longest change shown whole, in runes.
+const maxChange = 80
 
 // activityData is the activity page's data.
 type activityData struct {
@@ -207,6 +214,13 @@ func (h *handler) activityPage(w http.ResponseWriter, r *http.Request) {
 		av := activityView{Activity: a}
 		if a.TenantID != "" {
 			av.Customer = h.names.tenant(a.TenantID)
+		}
+		change := []rune(a.NewValue)
+		if a.OldValue != "" {
+			change = []rune(a.OldValue + " → " + a.NewValue)
+		}
+		if len(change) > maxChange {
+			av.Long, av.Short = true, string(change[:maxChange-20])+"…"
 		}
 		if a.ResourceType == store.ResourceAlert {
 			av.AlertURL = "/alerts/" + url.PathEscape(a.ResourceID)
