@@ -32,7 +32,7 @@ type detailData struct {
 	Steps     []stepView
 	CanTick   bool
 	Picture   template.HTML
-	PicTitle  string // i18n key
+	PicTitle  string        // i18n key
 	PicNote   *timelineItem // what the picture is drawn from
 	RuleConds []ruleCond
 	Reasons   []alert.ResolvedReason
