@@ -57,8 +57,11 @@ type Dashboard interface {
 	// detection, UTC), type, severity, status, tenant and subscription.
 	AlertGroups(ctx context.Context, q ListQuery) ([]AlertGroup, error)
 	// EntityCondition returns a ListQuery.Where fragment (and its
-	// arguments) that holds for alerts whose entities contain text, case
-	// insensitively for ASCII letters.
+	// arguments) that holds for alerts with an entity value starting with
+	// text, ASCII letters compared without case. The values are the
+	// address, UPN and its domain, object ID, app ID, name, resource ID, AS
+	// organisation and threat-intelligence entries of each entity, and
+	// "country:XX" and "asn:N".
 	EntityCondition(text string) (string, []any)
 }
 

@@ -138,11 +138,22 @@ func (s *SQLite) AlertGroups(ctx context.Context, q ListQuery) ([]AlertGroup, er
 	return out, nil
 }
 
-// likeEscaper escapes LIKE's wildcards and its escape character.
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-// EntityCondition implements [Dashboard]: a LIKE over the entities' JSON
-// text (SQLite's LIKE ignores the case of ASCII letters).
+// EntityCondition implements [Dashboard]: alerts with an entity value
+// (see migration 00004) that starts with text, ASCII letters compared
+// without case, read as a range of the alert_entity_values index.
 func (s *SQLite) EntityCondition(text string) (string, []any) {
-	return `entities LIKE ? ESCAPE '\'`, []any{"%" + likeEscaper.Replace(clean(text)) + "%"}
+	lo := asciiLower(clean(strings.TrimSpace(text)))
+	return `id IN (SELECT alert_id FROM alert_entity_values WHERE value >= ? AND value < ?)`,
+		[]any{lo, lo + "\U0010FFFF"}
+}
+
+// asciiLower lowers ASCII letters only, as SQLite's lower() does.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -108,9 +108,34 @@ func TestCountBySeverityAndGroups(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Errorf("entity text: %d %v", n, err)
 	}
-	where, args = s.EntityCondition("100_9") // '_' is no wildcard
-	if n, err := s.CountAlerts(ctx, store.ListQuery{Where: where, Args: args}); err != nil || n != 0 {
-		t.Errorf("escaped entity text: %d %v", n, err)
+	for _, tc := range []struct {
+		text string
+		want int
+	}{
+		{"198.51.100.9", 1}, {"198.51.", 1}, {"203.0.113.7", 4}, {"203.0.113", 4}, {"VM-WEB", 5}, {"country:nl", 5},
+		{"asn:64500", 5}, {"100_9", 0}, {"%", 0}, {"", 5}, {"0.113.7", 0},
+	} {
+		where, args := s.EntityCondition(tc.text)
+		if n, err := s.CountAlerts(ctx, store.ListQuery{Where: where, Args: args}); err != nil || n != tc.want {
+			t.Errorf("entity text %q: %d alerts, want %d (%v)", tc.text, n, tc.want, err)
+		}
+	}
+	// A repeat that changes the entities changes what the search finds.
+	a, err := s.GetAlert(ctx, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Entities = append(a.Entities, alert.Entity{Type: alert.EntityAccount, UPN: "Ana@Contoso.example"})
+	a.Entities[1].Address = "198.51.100.10"
+	a.Entities[1].Intel = []string{"ipsum (malicious, 2026-08-22)"}
+	if err := s.SaveAlert(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]int{"contoso.example": 1, "ana@contoso": 1, "ipsum": 1, "198.51.100.9": 0, "198.51.100.10": 1, "203.0.113.7": 4} {
+		where, args := s.EntityCondition(text)
+		if n, err := s.CountAlerts(ctx, store.ListQuery{Where: where, Args: args}); err != nil || n != want {
+			t.Errorf("after the repeat, %q: %d alerts, want %d (%v)", text, n, want, err)
+		}
 	}
 	groups, err := s.AlertGroups(ctx, store.ListQuery{Severities: []alert.Severity{alert.SeverityHigh}})
 	if err != nil {

@@ -74,14 +74,14 @@ func entityView1(e alert.Entity) entityView {
 		if e.City != "" {
 			label = e.City + ", " + e.Country
 		}
-		v.Place = append(v.Place, link{Label: "entity.country", Value: label, URL: entityURL(`"country":"` + e.Country + `"`)})
+		v.Place = append(v.Place, link{Label: "entity.country", Value: label, URL: entityURL("country:" + e.Country)})
 	}
 	if e.ASN != 0 {
 		asn := "AS" + strconv.FormatUint(uint64(e.ASN), 10)
 		if e.ASOrg != "" {
 			asn += " " + e.ASOrg
 		}
-		v.Place = append(v.Place, link{Label: "entity.asn", Value: asn, URL: entityURL(`"asn":` + strconv.FormatUint(uint64(e.ASN), 10) + `,`)})
+		v.Place = append(v.Place, link{Label: "entity.asn", Value: asn, URL: entityURL("asn:" + strconv.FormatUint(uint64(e.ASN), 10))})
 	}
 	for _, in := range e.Intel {
 		source, _, _ := strings.Cut(in, " (")
