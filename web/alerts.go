@@ -70,7 +70,7 @@ func parseFilter(v url.Values) filter {
 		f.Page = n
 	}
 	if len(f.Q) > 200 {
-		f.Q = f.Q[:200]
+		f.Q = strings.ToValidUTF8(f.Q[:200], "")
 	}
 	return f
 }

@@ -246,7 +246,9 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // store. It runs only when VIGIL_LOAD_ALERTS is set (for example to
 // 1000000); VIGIL_LOAD_REQUESTS sets the requests per page (default 100),
 // VIGIL_LOAD_P99_MS, when set, fails a page whose p99 is above it, and
-// VIGIL_LOAD_DB=DIR keeps the generated database for the next run:
+// VIGIL_LOAD_DB=DIR keeps the generated database for the next run. Each
+// page's line gives the server time (p50, p99, max) and the process's CPU
+// time per request (client and server, as they share the process):
 //
 //	VIGIL_LOAD_ALERTS=1000000 VIGIL_LOAD_P99_MS=200 go test -run TestListPageLoad -v ./web
 func TestListPageLoad(t *testing.T) {
@@ -263,9 +265,12 @@ func TestListPageLoad(t *testing.T) {
 	var all []time.Duration
 	for _, p := range loadPages() {
 		measurePage(t, srv, times, clients[p.role], p, 3) // warm the page cache
+		cpu := cpuTime()
 		d := measurePage(t, srv, times, clients[p.role], p, reqs)
+		cpu = (cpuTime() - cpu) / time.Duration(reqs)
 		all = append(all, d...)
-		t.Logf("%-26s p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms", p.name, ms(pct(d, 0.50)), ms(pct(d, 0.99)), ms(d[len(d)-1]))
+		t.Logf("%-26s p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  cpu %6.2f ms/request", p.name,
+			ms(pct(d, 0.50)), ms(pct(d, 0.99)), ms(d[len(d)-1]), ms(cpu))
 		if limit > 0 && pct(d, 0.99) > time.Duration(limit)*time.Millisecond {
 			t.Errorf("%s: p99 %.2f ms is above %d ms", p.name, ms(pct(d, 0.99)), limit)
 		}
