@@ -50,7 +50,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("lang", "en-GB"),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1360, 2200),
+		chromedp.WindowSize(1280, 860),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
