@@ -41,6 +41,8 @@ var testNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 // estates' alerts.
 type env struct {
 	srv    *httptest.Server
+	base   string       // the server's URL
+	hc     *http.Client // a client of the server
 	st     *store.SQLite
 	sil    *silence.Silencer
 	dir    *tenancy.Directory
@@ -131,6 +133,7 @@ func newEnv(t testing.TB, tls bool) *env {
 		e.srv = httptest.NewServer(mux)
 	}
 	t.Cleanup(e.srv.Close)
+	e.base, e.hc = e.srv.URL, e.srv.Client()
 	return e
 }
 
@@ -156,7 +159,7 @@ type client struct {
 
 func (e *env) client(t testing.TB) *client {
 	jar, _ := cookiejar.New(nil)
-	c := *e.srv.Client() // a copy: the server's client is shared
+	c := *e.hc // a copy: the server's client is shared
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &client{t: t, e: e, c: &c, jar: jar}
@@ -169,7 +172,7 @@ func (c *client) do(method, path string, form url.Values) (int, string, string) 
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequest(method, c.e.srv.URL+path, body)
+	req, err := http.NewRequest(method, c.e.base+path, body)
 	if err != nil {
 		c.t.Fatal(err)
 	}
