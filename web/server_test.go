@@ -2,8 +2,8 @@ package web_test
 
 import (
 	"context"
-	"net/http"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
