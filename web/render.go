@@ -68,6 +68,15 @@ func funcs(c catalogue, lang string) template.FuncMap {
 			}
 			return t.UTC().Format(timeLayout)
 		},
+		// tr translates prefix+value when the catalogue has it, else shows
+		// the value as it is (entity kinds, roles, rule reasons: data that
+		// usually has a translation).
+		"tr": func(prefix, value string) string {
+			if _, ok := c[lang][prefix+value]; ok {
+				return c.translate(lang, prefix+value)
+			}
+			return value
+		},
 		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"num": formatInt,
 		"short": func(id string) string {
