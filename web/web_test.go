@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,6 +153,13 @@ func TestSecurityHeadersAndCrossOrigin(t *testing.T) {
 	}
 	if a, _ := e.st.GetAlert(context.Background(), e.of(tenantA)[0].ID); a.Status == alert.StatusResolved {
 		t.Error("the cross-site POST changed the alert")
+	}
+	// No inline script or style, which the policy would block.
+	for _, p := range []string{"/", "/alerts/" + e.of(tenantA)[0].ID, "/summary", "/rules", "/activity", "/login"} {
+		_, body := c.get(p)
+		if strings.Contains(body, "style=") || strings.Contains(body, "<script>") || strings.Contains(body, " on") && regexp.MustCompile(` on[a-z]+=`).MatchString(body) {
+			t.Errorf("%s has inline script or style", p)
+		}
 	}
 	if code, body := c.get("/static/app.css"); code != http.StatusOK || !strings.Contains(body, "--high") {
 		t.Errorf("style sheet: %d", code)
