@@ -51,12 +51,14 @@ type entityView struct {
 // link is a value and the list filtered by it.
 type link struct{ Label, Value, URL string }
 
-// entityURL is the list of every alert whose entities contain text.
+// entityURL is the list of every alert with an entity value starting with
+// text.
 func entityURL(text string) string {
 	return "/?" + url.Values{"status": {"all"}, "q": {text}}.Encode()
 }
 
-func entityView1(e alert.Entity) entityView {
+// newEntityView shows an entity with its links.
+func newEntityView(e alert.Entity) entityView {
 	v := entityView{Type: e.Type, Role: e.Role}
 	add := func(dst *[]link, label, value, search string) {
 		if value != "" {
@@ -180,7 +182,7 @@ func (h *handler) alertPage(w http.ResponseWriter, r *http.Request) {
 		CanTick: p.tok.Write && h.dash != nil,
 	}
 	for _, e := range a.Entities {
-		d.Entities = append(d.Entities, entityView1(e))
+		d.Entities = append(d.Entities, newEntityView(e))
 	}
 	d.Timeline = timeline(a)
 	var ticks []store.PlaybookTick
@@ -353,7 +355,7 @@ func (h *handler) ruleFromAlert(w http.ResponseWriter, r *http.Request) {
 	redirectDone(w, r, "/rules#rule-"+url.PathEscape(stored.ID), "flash.ruleCreated", 1)
 }
 
-// checkedRule builds the rule the form asks for, checked as the API checks
+// ruleFromForm builds the rule the form asks for, checked as the API checks
 // one.
 func (h *handler) ruleFromForm(a *alert.Alert, p *principal, f url.Values) (rule silence.Rule, err error) {
 	rule = silence.Rule{Enabled: true, PartnerID: p.tok.PartnerID, AlertType: "*",

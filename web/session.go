@@ -38,14 +38,14 @@ type session struct {
 
 // sessions keeps the signed-in browsers in memory.
 type sessions struct {
-	mu          sync.Mutex
-	m           map[string]*session
-	idle, maxAg time.Duration
-	now         func() time.Time
+	mu           sync.Mutex
+	m            map[string]*session
+	idle, maxAge time.Duration
+	now          func() time.Time
 }
 
 func newSessions(idle, maxAge time.Duration, now func() time.Time) *sessions {
-	return &sessions{m: map[string]*session{}, idle: idle, maxAg: maxAge, now: now}
+	return &sessions{m: map[string]*session{}, idle: idle, maxAge: maxAge, now: now}
 }
 
 // randomText returns 32 random bytes as base64url text.
@@ -85,7 +85,7 @@ func (s *sessions) get(id string) (*session, bool) {
 	if !ok {
 		return nil, false
 	}
-	if now.Sub(ss.seen) > s.idle || now.Sub(ss.created) > s.maxAg {
+	if now.Sub(ss.seen) > s.idle || now.Sub(ss.created) > s.maxAge {
 		delete(s.m, id)
 		return nil, false
 	}
