@@ -21,16 +21,13 @@ WHEN NEW.entities IS NOT NULL
 BEGIN
     INSERT OR IGNORE INTO alert_entity_values (value, alert_id)
     SELECT lower(v), NEW.id FROM (
-        SELECT t.value AS v FROM json_tree(NEW.entities) t
-        WHERE t.type = 'text' AND (t.key IN ('address', 'upn', 'objectId', 'appId', 'name', 'resourceId', 'asOrganization')
-            OR t.path GLOB '$[[]*].threatIntel')
+        SELECT CASE t.key WHEN 'country' THEN 'country:' || t.value WHEN 'asn' THEN 'asn:' || t.value ELSE t.value END AS v
+        FROM json_tree(NEW.entities) t
+        WHERE t.type IN ('text', 'integer') AND (t.key IN ('address', 'upn', 'objectId', 'appId', 'name', 'resourceId',
+            'asOrganization', 'country', 'asn') OR t.path GLOB '$[[]*].threatIntel')
         UNION ALL
         SELECT substr(t.value, instr(t.value, '@') + 1) FROM json_tree(NEW.entities) t
         WHERE t.key = 'upn' AND t.type = 'text' AND instr(t.value, '@') > 0
-        UNION ALL
-        SELECT 'country:' || t.value FROM json_tree(NEW.entities) t WHERE t.key = 'country' AND t.type = 'text'
-        UNION ALL
-        SELECT 'asn:' || t.value FROM json_tree(NEW.entities) t WHERE t.key = 'asn' AND t.type = 'integer'
     ) WHERE v IS NOT NULL AND v <> '';
 END;
 -- +goose StatementEnd
@@ -42,16 +39,13 @@ BEGIN
     DELETE FROM alert_entity_values WHERE alert_id = NEW.id;
     INSERT OR IGNORE INTO alert_entity_values (value, alert_id)
     SELECT lower(v), NEW.id FROM (
-        SELECT t.value AS v FROM json_tree(NEW.entities) t
-        WHERE t.type = 'text' AND (t.key IN ('address', 'upn', 'objectId', 'appId', 'name', 'resourceId', 'asOrganization')
-            OR t.path GLOB '$[[]*].threatIntel')
+        SELECT CASE t.key WHEN 'country' THEN 'country:' || t.value WHEN 'asn' THEN 'asn:' || t.value ELSE t.value END AS v
+        FROM json_tree(NEW.entities) t
+        WHERE t.type IN ('text', 'integer') AND (t.key IN ('address', 'upn', 'objectId', 'appId', 'name', 'resourceId',
+            'asOrganization', 'country', 'asn') OR t.path GLOB '$[[]*].threatIntel')
         UNION ALL
         SELECT substr(t.value, instr(t.value, '@') + 1) FROM json_tree(NEW.entities) t
         WHERE t.key = 'upn' AND t.type = 'text' AND instr(t.value, '@') > 0
-        UNION ALL
-        SELECT 'country:' || t.value FROM json_tree(NEW.entities) t WHERE t.key = 'country' AND t.type = 'text'
-        UNION ALL
-        SELECT 'asn:' || t.value FROM json_tree(NEW.entities) t WHERE t.key = 'asn' AND t.type = 'integer'
     ) WHERE v IS NOT NULL AND v <> '';
 END;
 -- +goose StatementEnd
