@@ -72,9 +72,11 @@ func (s *SQLite) CountBySeverity(ctx context.Context, q ListQuery, limit int) (m
 	if err != nil {
 		return nil, fmt.Errorf("store: count by severity: %w", err)
 	}
-	inner := `SELECT severity FROM alerts`
+	// "severity <> ''" holds for every alert; stating it lets SQLite count
+	// from the partial index alerts_severity_counts (migration 00005).
+	inner := `SELECT severity FROM alerts WHERE severity <> ''`
 	if where != "" {
-		inner += " WHERE " + where
+		inner += " AND " + where
 	}
 	if limit > 0 {
 		inner += " LIMIT ?"
