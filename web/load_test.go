@@ -264,7 +264,7 @@ func TestListPageLoad(t *testing.T) {
 	srv, times, clients := loadDashboard(t, loadDB(t, n))
 	var all []time.Duration
 	for _, p := range loadPages() {
-		measurePage(t, srv, times, clients[p.role], p, 3) // warm the page cache
+		measurePage(t, srv, times, clients[p.role], p, 20) // warm the page cache
 		cpu := cpuTime()
 		d := measurePage(t, srv, times, clients[p.role], p, reqs)
 		cpu = (cpuTime() - cpu) / time.Duration(reqs)
