@@ -58,7 +58,8 @@ type Dashboard interface {
 	AlertGroups(ctx context.Context, q ListQuery) ([]AlertGroup, error)
 	// EntityCondition returns a ListQuery.Where fragment (and its
 	// arguments) that holds for alerts with an entity value starting with
-	// text, ASCII letters compared without case. The values are the
+	// text, or equal to it when text is in double quotes ("..."), ASCII
+	// letters compared without case. The values are the
 	// address, UPN and its domain, object ID, app ID, name, resource ID, AS
 	// organisation and threat-intelligence entries of each entity, and
 	// "country:XX" and "asn:N".

@@ -141,12 +141,25 @@ func (s *SQLite) AlertGroups(ctx context.Context, q ListQuery) ([]AlertGroup, er
 }
 
 // EntityCondition implements [Dashboard]: alerts with an entity value
-// (see migration 00004) that starts with text, ASCII letters compared
-// without case, read as a range of the alert_entity_values index.
+// (see migration 00004) that starts with text, or equals it when it is
+// in double quotes, ASCII letters compared without case, read as a range
+// of the alert_entity_values index.
 func (s *SQLite) EntityCondition(text string) (string, []any) {
-	lo := asciiLower(clean(strings.TrimSpace(text)))
+	text = strings.TrimSpace(text)
+	if exact, ok := quoted(text); ok {
+		return `id IN (SELECT alert_id FROM alert_entity_values WHERE value = ?)`, []any{asciiLower(clean(exact))}
+	}
+	lo := asciiLower(clean(text))
 	return `id IN (SELECT alert_id FROM alert_entity_values WHERE value >= ? AND value < ?)`,
 		[]any{lo, lo + "\U0010FFFF"}
+}
+
+// quoted returns the text between double quotes that enclose s.
+func quoted(s string) (string, bool) {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1], true
+	}
+	return "", false
 }
 
 // asciiLower lowers ASCII letters only, as SQLite's lower() does.

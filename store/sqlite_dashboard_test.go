@@ -114,6 +114,7 @@ func TestCountBySeverityAndGroups(t *testing.T) {
 	}{
 		{"198.51.100.9", 1}, {"198.51.", 1}, {"203.0.113.7", 4}, {"203.0.113", 4}, {"VM-WEB", 5}, {"country:nl", 5},
 		{"asn:64500", 5}, {"100_9", 0}, {"%", 0}, {"", 5}, {"0.113.7", 0},
+		{`"198.51.100.9"`, 1}, {`"198.51."`, 0}, {`"VM-WEB-01"`, 5}, {`"`, 0},
 	} {
 		where, args := s.EntityCondition(tc.text)
 		if n, err := s.CountAlerts(ctx, store.ListQuery{Where: where, Args: args}); err != nil || n != tc.want {

@@ -51,10 +51,10 @@ type entityView struct {
 // link is a value and the list filtered by it.
 type link struct{ Label, Value, URL string }
 
-// entityURL is the list of every alert with an entity value starting with
-// text.
-func entityURL(text string) string {
-	return "/?" + url.Values{"status": {"all"}, "q": {text}}.Encode()
+// entityURL is the list of every alert with an entity value equal to
+// value.
+func entityURL(value string) string {
+	return "/?" + url.Values{"status": {"all"}, "q": {`"` + value + `"`}}.Encode()
 }
 
 // newEntityView shows an entity with its links.
@@ -87,7 +87,9 @@ func newEntityView(e alert.Entity) entityView {
 	}
 	for _, in := range e.Intel {
 		source, _, _ := strings.Cut(in, " (")
-		v.Intel = append(v.Intel, link{Label: "entity.intel", Value: in, URL: entityURL(source)})
+		// The source's name, unquoted: every alert that source names.
+		v.Intel = append(v.Intel, link{Label: "entity.intel", Value: in,
+			URL: "/?" + url.Values{"status": {"all"}, "q": {source}}.Encode()})
 	}
 	return v
 }

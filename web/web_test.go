@@ -436,6 +436,14 @@ func TestListFiltersMatchTheStore(t *testing.T) {
 			b, _ := json.Marshal(a.Entities)
 			return strings.Contains(string(b), ip)
 		}},
+		{"exact entity value", "status=all&q=" + url.QueryEscape(`"`+ip+`"`), func(a *alert.Alert) bool {
+			for _, en := range a.Entities {
+				if en.Address == ip {
+					return true
+				}
+			}
+			return false
+		}},
 		{"subscription", "status=all&sub=" + mine[0].SubscriptionID, func(a *alert.Alert) bool { return a.SubscriptionID == mine[0].SubscriptionID }},
 		{"date range", "status=all&from=2026-11-09&to=2026-11-09", func(a *alert.Alert) bool { return a.Detected.Format("2006-01-02") == "2026-11-09" }},
 	} {
