@@ -17,11 +17,14 @@ import (
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/api"
+	"github.com/vigil-security/vigil/internal/pgtest"
 	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/store"
 	"github.com/vigil-security/vigil/tenancy"
 	"github.com/vigil-security/vigil/web"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // The test directory: a partner managing Contoso and Fabrikam, and
 // Northwind on its own. The simulated estates' subscriptions are shared out
@@ -37,13 +40,19 @@ const (
 // estates end, so the summary's 60 days hold every alert.
 var testNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
-// env is a dashboard over a real SQLite store holding the simulated
-// estates' alerts.
+// envStore is a store the dashboard runs on.
+type envStore interface {
+	store.Security
+	store.Dashboard
+}
+
+// env is a dashboard over a real store (SQLite, or PostgreSQL with
+// newEnvOn) holding the simulated estates' alerts.
 type env struct {
 	srv    *httptest.Server
 	base   string       // the server's URL
 	hc     *http.Client // a client of the server
-	st     *store.SQLite
+	st     envStore
 	sil    *silence.Silencer
 	dir    *tenancy.Directory
 	alerts []*alert.Alert // as stored, oldest first
@@ -59,11 +68,31 @@ const (
 	roleCustomer = "customer" // read-write, Northwind
 )
 
+// newEnv is newEnvOn a new SQLite store.
 func newEnv(t testing.TB, tls bool) *env {
+	t.Helper()
+	return newEnvOn(t, tls, "sqlite")
+}
+
+// envStores name the stores newEnvOn opens.
+var envStores = []string{"sqlite", "postgres"}
+
+// newEnvOn serves the dashboard over a new store of the kind named
+// ("sqlite" or "postgres", a throwaway database from package pgtest).
+func newEnvOn(t testing.TB, tls bool, kind string) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{tokens: map[string]string{}}
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), store.DefaultFile))
+	var st envStore
+	var err error
+	switch kind {
+	case "sqlite":
+		st, err = store.OpenSQLite(ctx, filepath.Join(t.TempDir(), store.DefaultFile))
+	case "postgres":
+		st, err = store.OpenPostgres(ctx, pgtest.DSN(t))
+	default:
+		t.Fatalf("no store %q", kind)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,12 @@ func TestSecurityHeadersAndCrossOrigin(t *testing.T) {
 }
 
 func TestTenantIsolation(t *testing.T) {
-	e := newEnv(t, false)
+	for _, kind := range envStores {
+		t.Run(kind, func(t *testing.T) { testTenantIsolation(t, newEnvOn(t, false, kind)) })
+	}
+}
+
+func testTenantIsolation(t *testing.T, e *env) {
 	if len(e.of(tenantA)) == 0 || len(e.of(tenantC)) == 0 {
 		t.Fatal("fixture: tenants A and C need alerts")
 	}
@@ -243,7 +248,12 @@ func TestTenantIsolation(t *testing.T) {
 }
 
 func TestBulkAndStatusChanges(t *testing.T) {
-	e := newEnv(t, false)
+	for _, kind := range envStores {
+		t.Run(kind, func(t *testing.T) { testBulkAndStatusChanges(t, newEnvOn(t, false, kind)) })
+	}
+}
+
+func testBulkAndStatusChanges(t *testing.T, e *env) {
 	ctx := context.Background()
 	c := e.client(t)
 	c.login(rolePartner)
@@ -301,7 +311,12 @@ func TestBulkAndStatusChanges(t *testing.T) {
 }
 
 func TestPlaybookChecklist(t *testing.T) {
-	e := newEnv(t, false)
+	for _, kind := range envStores {
+		t.Run(kind, func(t *testing.T) { testPlaybookChecklist(t, newEnvOn(t, false, kind)) })
+	}
+}
+
+func testPlaybookChecklist(t *testing.T, e *env) {
 	ctx := context.Background()
 	c := e.client(t)
 	c.login(rolePartner)
@@ -411,7 +426,12 @@ func TestRuleFromAlert(t *testing.T) {
 }
 
 func TestListFiltersMatchTheStore(t *testing.T) {
-	e := newEnv(t, false)
+	for _, kind := range envStores {
+		t.Run(kind, func(t *testing.T) { testListFiltersMatchTheStore(t, newEnvOn(t, false, kind)) })
+	}
+}
+
+func testListFiltersMatchTheStore(t *testing.T, e *env) {
 	c := e.client(t)
 	c.login(rolePartner)
 	mine := e.of(tenantA, tenantB)
@@ -484,7 +504,12 @@ func TestListFiltersMatchTheStore(t *testing.T) {
 }
 
 func TestEveryPageInEveryLanguage(t *testing.T) {
-	e := newEnv(t, false)
+	for _, kind := range envStores {
+		t.Run(kind, func(t *testing.T) { testEveryPageInEveryLanguage(t, newEnvOn(t, false, kind)) })
+	}
+}
+
+func testEveryPageInEveryLanguage(t *testing.T, e *env) {
 	b, err := os.ReadFile("i18n/en.json")
 	if err != nil {
 		t.Fatal(err)
