@@ -212,7 +212,6 @@ type listData struct {
 	Sizes      []int
 	Severities []alert.Severity
 	Reasons    []alert.ResolvedReason
-	NoSearch   bool // the store cannot search entities
 }
 
 func (h *handler) alertsPage(w http.ResponseWriter, r *http.Request) {
@@ -231,7 +230,7 @@ func (h *handler) alertsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := listData{F: f, Statuses: statusChoices, Ranges: rangeChoices, Sorts: sortChoices, Sizes: pageSizes,
-		Severities: severities, Reasons: reasons, Back: f.url(), NoSearch: h.dash == nil && f.Q != ""}
+		Severities: severities, Reasons: reasons, Back: f.url()}
 	sum := 0
 	for _, n := range counts {
 		sum += n

@@ -60,10 +60,11 @@ var assets embed.FS
 type Options struct {
 	// Store keeps alerts, tokens, rules and the activity log. Required.
 	Store store.Security
-	// Dashboard adds playbook ticks, counts and entity search; nil means
-	// Store's, when it implements store.Dashboard. Without one, the
-	// checklist cannot be ticked, the free-text filter is off and the
-	// summary page says it is not available.
+	// Dashboard adds playbook ticks and counts; nil means Store's, when it
+	// implements store.Dashboard (the SQLite and PostgreSQL stores do).
+	// Without one, the checklist cannot be ticked and the summary page says
+	// it is not available. The entity search is store.ListQuery.EntityText,
+	// which every store compiles.
 	Dashboard store.Dashboard
 	// Directory says which customer tenants each partner manages, and names
 	// tenants and subscriptions.
