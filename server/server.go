@@ -52,6 +52,7 @@ import (
 	"github.com/vigil-security/vigil/source/httppush"
 	"github.com/vigil-security/vigil/source/ipfix"
 	"github.com/vigil-security/vigil/store"
+	"github.com/vigil-security/vigil/web"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -70,7 +71,8 @@ type Options struct {
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// UI, when set, serves every path that the API, the push endpoint,
-	// /metrics and /healthz do not (the dashboard at /).
+	// /metrics and /healthz do not; nil means the dashboard (package web)
+	// at /.
 	UI http.Handler
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
@@ -311,7 +313,10 @@ func (s *Server) routes(ui http.Handler) http.Handler {
 		mux.Handle(p, apiHandler)
 	}
 	if ui == nil {
-		ui = apiHandler
+		ui = web.New(web.Options{
+			Store: s.st, Directory: &s.cfg.Directory, Silencer: s.sil, Logger: s.log, Now: s.now,
+			Language: s.cfg.Alerts.Language, OnAlertChange: s.manager.Track,
+		})
 	}
 	mux.Handle("/", ui)
 	var push http.Handler = httppush.NewHandler(s.spool, httppush.HandlerOptions{

@@ -30,6 +30,9 @@ func buildWhere(q *ListQuery, b *binder) (string, error) {
 	if !q.DetectedTo.IsZero() {
 		conds = append(conds, "detected_at < "+b.add(b.d.time(dbTime(q.DetectedTo))))
 	}
+	if e := entityCondition(q.EntityText, b); e != "" {
+		conds = append(conds, e)
+	}
 	f, err := compileFilter(q.Filter, false, b)
 	if err != nil {
 		return "", err

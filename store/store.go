@@ -154,6 +154,14 @@ type ListQuery struct {
 	// with null compares it with "".
 	Filter odata.Expr
 
+	// EntityText, when not empty (after trimming spaces), keeps the alerts
+	// with an entity value starting with it, or equal to it when it is in
+	// double quotes ("..."), ASCII letters compared without case. The
+	// values are the address, UPN and its domain, object ID, app ID, name,
+	// resource ID, AS organisation and threat-intelligence entries of each
+	// entity, and "country:XX" and "asn:N" (the dashboard's search).
+	EntityText string
+
 	// OrderBy sorts the result; columns must be listed by [Columns]. Empty
 	// means detected_at descending. The ID is always the last key, in the
 	// direction of the first, so pages are stable. NULLs sort last.
