@@ -8,6 +8,8 @@ import (
 	"github.com/vigil-security/vigil/alert"
 	dt "github.com/vigil-security/vigil/detect/detecttest"
 	"github.com/vigil-security/vigil/event"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 type discard struct{ n int }
@@ -101,7 +103,9 @@ func FuzzRestore(f *testing.F) {
 	}
 	f.Add(uint8(0), "k", []byte(`{"v":1,"s":{"pending":{"recs":[{"t":"2026-08-22T10:00:00Z","op":"x","ip":"not an ip"}]}}}`))
 	f.Add(uint8(1), "k", []byte(`{"v":1,"s":{"groups":[{"start":"2026-08-22T10:00:00Z","summary":{"count":1,"recs":[{}]}}]}}`))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, which uint8, key string, state []byte) {
+		key, state = key[:min(len(key), 256)], state[:min(len(state), 4<<10)] // larger adds nothing but slowness
 		d := dets[int(which)%len(dets)]
 		sh := d.NewShard()
 		if err := sh.Restore(key, state); err != nil {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/event"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -89,7 +91,9 @@ func FuzzRestore(f *testing.F) {
 	_ = sh.Snapshot(func(key string, state []byte) error { f.Add(key, state); return nil })
 	f.Add("k", []byte(`{"v":1,"s":{"days":[null]}}`))
 	f.Add("k", []byte(`{"v":1,"s":{"days":[{"day":5,"svc":[{"units":1,"acc":[{"count":1}]}]}]}}`))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, key string, state []byte) {
+		key, state = key[:min(len(key), 256)], state[:min(len(state), 4<<10)] // larger adds nothing but slowness
 		sh := d.NewShard()
 		if err := sh.Restore(key, state); err != nil {
 			return

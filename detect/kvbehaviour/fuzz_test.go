@@ -8,6 +8,8 @@ import (
 
 	dt "github.com/vigil-security/vigil/detect/detecttest"
 	"github.com/vigil-security/vigil/detect/internal/azops"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // FuzzRestore: state from any bytes either fails to restore with an error
@@ -52,7 +54,9 @@ func FuzzRestore(f *testing.F) {
 	probe := withOps(nil, burst(day(30, 3, 0), vaultA, svcA, "20.61.14.7", 150)...)
 	probe = append(probe, sequence(day(30, 5, 0), vaultA, svcA, "20.61.14.7", azureGeo, "SecretList", "SecretPurge")...)
 	dt.Number("probe.json", probe)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, which uint8, key string, state []byte) {
+		key, state = key[:min(len(key), 256)], state[:min(len(state), 4<<10)] // larger adds nothing but slowness
 		d := dets[int(which)%len(dets)]
 		sh := d.NewShard()
 		if err := sh.Restore(key, state); err != nil {

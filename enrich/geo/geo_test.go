@@ -11,6 +11,8 @@ import (
 
 	"github.com/vigil-security/vigil/enrich/geo/geotest"
 	"github.com/vigil-security/vigil/event"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // Fixtures use documentation networks (RFC 5737, RFC 3849) and documentation
@@ -300,6 +302,7 @@ func FuzzOpenBytes(f *testing.F) {
 		netip.MustParseAddr("203.0.113.1"), netip.MustParseAddr("100.64.0.1"),
 		netip.MustParseAddr("0.0.0.0"), netip.MustParseAddr("::"),
 	}
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		db, err := OpenBytes("fuzz", b, Options{CacheSize: 4})
 		if err != nil {
