@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -237,7 +238,8 @@ func number(s string) (float64, bool) {
 
 // picture returns the picture that tells the alert's story best, with the
 // i18n key of its heading: attempts over time for brute force, the hour
-// against its baseline for a volume anomaly; nothing for the others.
+// against its baseline for a volume anomaly, the two places and the speed
+// between them for impossible travel; nothing for the others.
 func picture(a *alert.Alert, c catalogue, lang string) (template.HTML, string) {
 	tr := func(key string) string { return c.translate(lang, key) }
 	if strings.Contains(a.Type, "_BF_") && len(a.Evidence) > 0 {
@@ -247,6 +249,9 @@ func picture(a *alert.Alert, c catalogue, lang string) (template.HTML, string) {
 		}
 		return histogram(times, tr("picture.attempts"), tr("picture.attemptsUnit")), "picture.attempts"
 	}
+	if pic := travelPicture(a, tr, c, lang); pic != "" {
+		return pic, "picture.travel"
+	}
 	hour, ok1 := number(a.Details["hourCount"])
 	median, ok2 := number(a.Details["expected"])
 	mad, ok3 := number(a.Details["mad"])
@@ -255,4 +260,65 @@ func picture(a *alert.Alert, c catalogue, lang string) (template.HTML, string) {
 		return volume(hour, median, mad, peak, [4]string{tr("picture.thisHour"), tr("picture.usual"), tr("picture.peak"), ""}), "picture.volume"
 	}
 	return "", ""
+}
+
+// travelPicture draws an impossible-travel alert's two places on a
+// latitude-longitude frame, joined, with the distance, time and speed;
+// nothing when the alert does not carry both places' coordinates.
+func travelPicture(a *alert.Alert, tr func(string) string, c catalogue, lang string) template.HTML {
+	d := a.Details
+	fromLat, ok1 := number(d["fromLat"])
+	fromLon, ok2 := number(d["fromLon"])
+	toLat, ok3 := number(d["toLat"])
+	toLon, ok4 := number(d["toLon"])
+	if !ok1 || !ok2 || !ok3 || !ok4 || math.Abs(fromLat) > 90 || math.Abs(toLat) > 90 ||
+		math.Abs(fromLon) > 180 || math.Abs(toLon) > 180 {
+		return ""
+	}
+	place := func(city, country, at string) string {
+		name := country
+		if city != "" {
+			name = city + ", " + country
+		}
+		return name + " · " + at
+	}
+	from := place(d["fromCity"], d["fromCountry"], d["fromTime"])
+	to := place(d["toCity"], d["toCountry"], d["toTime"])
+	speed := c.translate(lang, "picture.travelSpeed", d["distanceKm"], d["minutes"], d["speedKmh"], d["maxSpeedKmh"])
+	return travel(fromLat, fromLon, toLat, toLon, from, to, speed)
+}
+
+// travel draws two places (degrees) on an equirectangular frame with a
+// graticule every 30°, joined by a line, each labelled, and a caption.
+func travel(fromLat, fromLon, toLat, toLon float64, from, to, caption string) template.HTML {
+	const w, h, pad, bottom = 720, 360, 10, 30
+	pw, ph := float64(w-2*pad), float64(h-2*pad-bottom)
+	x := func(lon float64) float64 { return float64(pad) + (lon+180)/360*pw }
+	y := func(lat float64) float64 { return float64(pad) + (90-lat)/180*ph }
+	var b strings.Builder
+	svgOpen(&b, w, h, from+" → "+to+"; "+caption)
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%.1f" class="band"/>`, pad, pad, pw, ph)
+	for lon := -150.0; lon < 180; lon += 30 {
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" class="grid"/>`, x(lon), x(lon), pad, float64(pad)+ph)
+	}
+	for lat := -60.0; lat <= 60; lat += 30 {
+		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" class="grid"/>`, pad, float64(pad)+pw, y(lat), y(lat))
+	}
+	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="peak"/>`, x(fromLon), y(fromLat), x(toLon), y(toLat))
+	for _, p := range []struct {
+		lat, lon float64
+		label    string
+		class    string
+	}{{fromLat, fromLon, from, "median"}, {toLat, toLon, to, "spike"}} {
+		anchor := "start"
+		dx := 8.0
+		if x(p.lon) > float64(w)/2 {
+			anchor, dx = "end", -8
+		}
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="5" class="%s"><title>%s</title></circle>`, x(p.lon), y(p.lat), p.class, esc(p.label))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" class="legend" text-anchor="%s">%s</text>`, x(p.lon)+dx, y(p.lat)-8, anchor, esc(p.label))
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" class="axis">%s</text>`, pad, h-10, esc(caption))
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
 }

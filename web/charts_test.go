@@ -86,3 +86,34 @@ func TestPictureChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestTravelPicture: an impossible-travel alert is drawn as its two places
+// joined, with the distance, time and speed in the reader's language; an
+// alert without both places' coordinates gets no picture.
+func TestTravelPicture(t *testing.T) {
+	c, err := uiStrings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &alert.Alert{Type: "ARM.MCAS_ImpossibleTravelActivity", Details: map[string]string{
+		"fromCity": "Amsterdam", "fromCountry": "NL", "fromTime": "2026-08-23T09:02:11Z", "fromLat": "52.3740", "fromLon": "4.8897",
+		"toCity": "Singapore", "toCountry": "SG", "toTime": "2026-08-23T09:47:31Z", "toLat": "1.2897", "toLon": "103.8501",
+		"distanceKm": "10430", "minutes": "45", "speedKmh": "13907", "maxSpeedKmh": "1000",
+	}}
+	for lang, want := range map[string]string{
+		"en": "10430 km in 45 minutes: 13907 km/h (at most 1000 km/h is possible)",
+		"ja": "45 分で 10430 km: 時速 13907 km",
+		"nl": "10430 km in 45 minuten: 13907 km/u",
+	} {
+		pic, title := picture(a, c, lang)
+		svg := string(pic)
+		if title != "picture.travel" || strings.Count(svg, "<circle") != 2 || !strings.Contains(svg, want) ||
+			!strings.Contains(svg, "Amsterdam, NL · 2026-08-23T09:02:11Z") || !strings.Contains(svg, "Singapore, SG") {
+			t.Errorf("%s: %s %s", lang, title, svg)
+		}
+	}
+	delete(a.Details, "toLon")
+	if pic, title := picture(a, c, "en"); pic != "" || title != "" {
+		t.Errorf("picture without coordinates: %s %s", title, pic)
+	}
+}

@@ -123,7 +123,8 @@ func TestImpossibleTravel(t *testing.T) {
 				// 10,500 km between the centres, less 20 + 50 km of radii, in 45 minutes.
 				dt.WantDetails(t, c, map[string]string{"fromIp": amsterdamIP, "fromCity": "Amsterdam", "fromCountry": "NL",
 					"toIp": singapore, "toCountry": "SG", "distanceKm": "10430", "minutes": "45", "speedKmh": "13907",
-					"caller": "rob@contoso.com", "maxSpeedKmh": "1000"})
+					"caller": "rob@contoso.com", "maxSpeedKmh": "1000",
+					"fromLat": "52.3740", "fromLon": "4.8897", "toLat": "1.2897", "toLon": "103.8501"})
 				if len(c.Evidence) != 2 {
 					t.Errorf("evidence %+v", c.Evidence)
 				}

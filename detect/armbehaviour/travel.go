@@ -1,6 +1,7 @@
 package armbehaviour
 
 import (
+	"github.com/vigil-security/vigil/event"
 	"math"
 	"strconv"
 	"time"
@@ -127,5 +128,15 @@ func (d *principal) travelCandidate(key string, a, b *azops.Rec, dist, speed flo
 		c.Details["speedKmh"] = strconv.Itoa(int(math.Round(speed)))
 	}
 	c.Details["maxSpeedKmh"] = strconv.Itoa(int(d.cfg.ImpossibleTravel.MaxSpeedKmh))
+	// Where the two places are, for a map (the dashboard draws one).
+	for _, p := range []struct {
+		prefix string
+		geo    *event.Geo
+	}{{"from", &a.Geo}, {"to", &b.Geo}} {
+		if p.geo.HasLocation {
+			c.Details[p.prefix+"Lat"] = strconv.FormatFloat(p.geo.Lat, 'f', 4, 64)
+			c.Details[p.prefix+"Lon"] = strconv.FormatFloat(p.geo.Lon, 'f', 4, 64)
+		}
+	}
 	return c
 }
