@@ -18,6 +18,8 @@ import (
 	"github.com/vigil-security/vigil/silence"
 	"github.com/vigil-security/vigil/store"
 	"github.com/vigil-security/vigil/tenancy"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 func FuzzPatchBody(f *testing.F) {
@@ -28,6 +30,7 @@ func FuzzPatchBody(f *testing.F) {
 	f.Add(`{"status": 1e400}`)
 	f.Add(`[]`)
 	f.Add(`null`)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		m, err := parseObject([]byte(body))
 		if err != nil {
@@ -51,6 +54,7 @@ func FuzzRuleBody(f *testing.F) {
 	f.Add(`{"alertType": "KV_TORAccess", "reason": "x", "suppressionAlertsScope": {"allOf": [{"field": "entities.ip.address", "in": ["10.0.0.0/8"]}]}}`)
 	f.Add(`{"alertType": "*", "reason": "x", "suppressionAlertsScope": null, "customerTenantId": "T"}`)
 	f.Add(`{"alertType": "a", "reason": "b", "expirationDateUtc": "2030-01-01T00:00:00Z", "state": "disabled"}`)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		m, err := parseObject([]byte(body))
 		if err != nil {
@@ -74,6 +78,7 @@ func FuzzAcceptLanguage(f *testing.F) {
 	for _, s := range []string{"ja", "nl-NL, en;q=0.5", "de, *;q=0.1", "en;q=abc, ja;q=0", ";;,,", "JA-jp;Q=1.0"} {
 		f.Add(s)
 	}
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, h string) {
 		l, ok := acceptLanguage(h)
 		if ok && l != "en" && l != "ja" && l != "nl" {
@@ -136,6 +141,7 @@ func FuzzListFilter(f *testing.F) {
 	}
 	f.Add("", "severity, count desc")
 	e := newFuzzEnv(f)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, filter, orderby string) {
 		q := url.Values{"$filter": {filter}, "$orderby": {orderby}, "$top": {"100"}, "$count": {"true"}}
 		if filter == "" {
@@ -182,6 +188,7 @@ func FuzzWebhookRegistrationBody(f *testing.F) {
 	f.Add(`{"WebhookUrl": "http://10.0.0.1/", "WebhookEvents": ["test-created"], "Payload": "alert", "Language": "ja"}`)
 	f.Add(`{"WebhookUrl": "http://[::ffff:127.0.0.1]:80/", "WebhookEvents": ["test-created"]}`)
 	f.Add(`{"WebhookUrl": "https://x", "WebhookEvents": [], "Language": "de"}`)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		m, err := parseObject([]byte(body))
 		if err != nil {

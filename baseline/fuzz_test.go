@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // The unmarshallers read snapshots that may be damaged or hostile: they must
@@ -43,6 +45,7 @@ func FuzzSeenSetUnmarshal(f *testing.F) {
 	}
 	encs = append(encs, mustMarshal(s.MarshalBinary()))
 	seeds(f, encs...)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s SeenSet
 		if err := s.UnmarshalBinary(data); err != nil {
@@ -73,6 +76,7 @@ func FuzzCompactSeenSetUnmarshal(f *testing.F) {
 	}
 	encs = append(encs, mustMarshal(s.MarshalBinary()))
 	seeds(f, encs...)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s CompactSeenSet
 		if err := s.UnmarshalBinary(data); err != nil {
@@ -110,6 +114,7 @@ func FuzzRateUnmarshal(f *testing.F) {
 		encs = append(encs, mustMarshal(r.MarshalBinary()))
 	}
 	seeds(f, encs...)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r Rate
 		if err := r.UnmarshalBinary(data); err != nil {
@@ -150,6 +155,7 @@ func FuzzDistinctUnmarshal(f *testing.F) {
 	}
 	encs = append(encs, mustMarshal(dense.MarshalBinary()))
 	seeds(f, encs...)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var d Distinct
 		if err := d.UnmarshalBinary(data); err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 type meta struct {
@@ -140,6 +142,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(seed)
 	f.Add([]byte("VIGILCP1"))
 	f.Add([]byte{})
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := read(bytes.NewReader(data), int64(len(data)))
 		if err != nil {

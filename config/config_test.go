@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/server/tlsreload/tlstest"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -37,6 +39,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("engine: {lateness: '5m'}\n")
 	f.Add("directory: {partners: [{id: a, customers: [b]}]}\n")
 	f.Add("server: {push: {maxBodyBytes: -1}}")
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, doc string) {
 		cfg := Default()
 		if err := Parse([]byte(doc), &cfg); err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/tenancy"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 var now = time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
@@ -205,6 +207,7 @@ func FuzzCondition(f *testing.F) {
 	f.Add("resourceId", "/subscriptions/x", "")
 	f.Add("entities..", "::ffff:1.2.3.4", "")
 	f.Add("ENTITIES.IP.ADDRESS", "fe80::1%eth0", "")
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, field, in, contains string) {
 		r := Rule{AlertType: AnyType, Reason: "x", Enabled: true, TenantID: fabrikam,
 			Conditions: []Condition{{Field: field, Contains: contains}}}

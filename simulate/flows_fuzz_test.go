@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // maxFuzzMessages is how many IPFIX messages of an estate a fuzz iteration
@@ -19,6 +21,7 @@ func FuzzFlowEstateOptions(f *testing.F) {
 	f.Add(uint64(9), 3, 1, 0.1, uint32(7), "77.90.185.20", true)
 	f.Add(uint64(2), -1, 5, -3.0, uint32(1), "::1", false)
 	f.Add(uint64(3), 4000, 2, 0.02, uint32(1<<21), "not an address", false)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, seed uint64, days, learning int, scale float64, sampling uint32, c2 string, quiet bool) {
 		opts := FlowEstateOptions{Seed: seed, Days: days, LearningDays: learning, Scale: scale, SamplingRate: sampling, C2: c2, NoScenarios: quiet}
 		e, err := NewFlowEstate(opts)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // TestScenariosFitEveryEstateSize builds estates of several sizes and
@@ -47,6 +49,7 @@ func FuzzEstateOptions(f *testing.F) {
 	f.Add(uint64(9), 2, 0, 0.0, "", true)
 	f.Add(uint64(2), -1, 5, -3.0, "::1", false)
 	f.Add(uint64(3), 4000, 2, 0.02, "not an address", false)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, seed uint64, days, learning int, scale float64, tor string, quiet bool) {
 		opts := EstateOptions{Seed: seed, Days: days, LearningDays: learning, Scale: scale, NoScenarios: quiet}
 		if tor != "" {

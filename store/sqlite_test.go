@@ -14,6 +14,8 @@ import (
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/store"
 	"github.com/vigil-security/vigil/store/storetest"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 func openFile(t testing.TB, path string) *store.SQLite {
@@ -177,6 +179,7 @@ func FuzzSQLiteText(f *testing.F) {
 	}
 	f.Cleanup(func() { s.Close() })
 	n := 0
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, key, value, op string) {
 		n++
 		a := sample(fmt.Sprintf("f%d", n), 1)

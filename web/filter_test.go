@@ -3,6 +3,8 @@ package web
 import (
 	"net/url"
 	"testing"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 func TestParseFilter(t *testing.T) {
@@ -36,6 +38,7 @@ func FuzzParseFilter(f *testing.F) {
 		"from=2026-11-01&to=2026-11-30&sort=oldest", "q=%ff%fe&tenant=%00", "type=*&sub=x&range=90d"} {
 		f.Add(s)
 	}
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, query string) {
 		v, err := url.ParseQuery(query)
 		if err != nil {

@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/CiscoM31/godata"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // FuzzFilter checks, for any $filter text, that:
@@ -36,6 +38,7 @@ func FuzzFilter(f *testing.F) {
 		f.Fatal(err)
 	}
 	db := openAlertsDB(f, s)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, in string) {
 		e, err := ParseFilter(s, in)
 		var oe *Error

@@ -10,6 +10,8 @@ import (
 	"github.com/vigil-security/vigil/alert"
 	"github.com/vigil-security/vigil/detect"
 	"github.com/vigil-security/vigil/event"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // counter is a minimal detector: it counts the operations of each vault and
@@ -193,6 +195,7 @@ func FuzzIntelAdd(f *testing.F) {
 	f.Add("# c\n1.2.3.4\t3\n")
 	f.Add("::1\n\n 10.0.0.1 2 extra\n")
 	f.Add("1.2.3.4 -1\n")
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		in := Intel{}
 		if err := in.Add(strings.NewReader(s), "fuzz", TorHit()); err != nil {

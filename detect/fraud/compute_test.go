@@ -14,6 +14,8 @@ import (
 	dt "github.com/vigil-security/vigil/detect/detecttest"
 	"github.com/vigil-security/vigil/event"
 	"github.com/vigil-security/vigil/source/azurelog"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 var (
@@ -282,6 +284,7 @@ func FuzzParseDeployment(f *testing.F) {
 	f.Add(uint8(1), `{"properties":{"computeType":"AmlCompute","properties":{"vmSize":"STANDARD_NC6","scaleSettings":{"maxNodeCount":4}}}}`)
 	f.Add(uint8(2), `{"properties":{"vmSize":"standard_d2s_v3","scaleSettings":{"fixedScale":{"targetDedicatedNodes":2}}}}`)
 	f.Add(uint8(3), `{"properties":{"containers":[{"properties":{"resources":{"requests":{"cpu":1.5,"gpu":{"count":1}}}}}]}}`)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, svc uint8, body string) {
 		d, ok := ParseDeployment(Service(svc%uint8(numServices)), body)
 		if ok && (d.Units < 0 || d.Cores <= 0 || strings.ContainsAny(d.Region, " ")) {

@@ -90,6 +90,7 @@ func FuzzVaultKey(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, id string) {
 		up := true
 		for i := 0; i < len(id); i++ {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 func TestReadPools(t *testing.T) {
@@ -46,6 +48,7 @@ func TestReadPools(t *testing.T) {
 func FuzzReadPools(f *testing.F) {
 	f.Add([]byte("107.191.47.239:3333\nminergate.com\n# comment\n192.0.2.0/24 5\n[2001:db8::1]:14444\n"))
 	f.Add([]byte("fe80::1%eth0\n::ffff:1.2.3.4/120\n1.2.3.4:99999\n"))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pools, _, err := ReadPools(strings.NewReader(string(data)), "fuzz")
 		if err != nil {

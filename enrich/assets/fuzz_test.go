@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vigil-security/vigil/event"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // FuzzLoad loads arbitrary inventories: Load must not panic, must fail
@@ -20,6 +22,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add(Header + "\r\n\"10.0.0.1\",\"/r\nx\",s,,2024-05-01T18:00:00.5+01:00\r\n")
 	f.Add(Header + "\n10.0.0.1,/r,s,2024-05-01T10:00:00Z,2024-05-01T09:00:00Z\n")
 	f.Add("ip,resource_id\n")
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, in string) {
 		x := New()
 		err := x.Load(strings.NewReader(in), "f.csv")
@@ -66,6 +69,7 @@ func FuzzObserve(f *testing.F) {
 	f.Add(`{"id":"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/n","properties":{"ipConfigurations":[{"properties":{"privateIPAddress":"10.0.0.1"}},{"properties":{"privateIPAddress":"fd00::1"}}]}}`, true)
 	f.Add(`{"properties":{"ipAddress":"20.30.40.50","ipConfiguration":{"id":"x"}}}`, false)
 	f.Add(string(body[:200]), true)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, responseBody string, nic bool) {
 		x := New()
 		name, del := "microsoft.network/publicipaddresses/write", "microsoft.network/publicipaddresses/delete"

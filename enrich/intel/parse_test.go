@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 type parsed struct {
@@ -143,6 +145,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("2001:0620:20d0:0000:0000:0000:0000:0019\n2001:0620:20d0:0000:0000:0000:0000:0020\n")
 	f.Add(headLines(f, "Last-Checked-At.txt", 1))
 	f.Add("# Last update: Tue Feb 27 09:27:52 IST 2024\n198.51.100.0/24 # c2\n::ffff:203.0.113.0/120\t3\r\n")
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, in string) {
 		lines := strings.Count(in, "\n") + 1
 		var entries, bad int

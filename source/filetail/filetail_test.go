@@ -16,6 +16,8 @@ import (
 
 	"github.com/vigil-security/vigil/event"
 	"github.com/vigil-security/vigil/source/azurelog"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // clock is a manual clock: tests move it, never sleep.
@@ -381,6 +383,7 @@ func FuzzFollow(f *testing.F) {
 	f.Add([]byte("\x1f\x8b\x08\x00"), 4)
 	f.Add([]byte("{\"a\":1}"), 3)
 	f.Add([]byte("  \n\n"), 1)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte, chunk int) {
 		dir := t.TempDir()
 		c := newClock()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // The tuples of the documentation's "Log tuple and bandwidth calculation"
@@ -252,6 +254,7 @@ func FuzzTuple(f *testing.F) {
 	f.Add("1487282421,192.0.2.95,10.1.0.4,51529,5358,T,I,D", false)
 	f.Add("1663146003606,10.0.0.6,52.239.184.180,23956,443,6,O,E,NX_HW_NOT_SUPPORTED,3,767,2,1580", true)
 	f.Add("1542110402,2001:db8::1,::ffff:1.2.3.4,1,2,T,I,A", false)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, s string, vnet bool) {
 		var tp tuple
 		var err error

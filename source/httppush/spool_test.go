@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -302,6 +304,7 @@ func FuzzSpoolRead(f *testing.F) {
 	f.Add(valid[:len(valid)-1])
 	f.Add(valid[:headerSize-1])
 	f.Add([]byte("VSR1\xff\xff\xff\xff"))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%016x%s", 1, segmentExt)), data, 0o600); err != nil {

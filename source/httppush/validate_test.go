@@ -10,6 +10,8 @@ import (
 
 	"github.com/vigil-security/vigil/event"
 	"github.com/vigil-security/vigil/source/azurelog"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 // realBodies are bodies built from the real samples in testdata, in every
@@ -202,6 +204,7 @@ func FuzzValidate(f *testing.F) {
 		[]byte(`{"records":[{"records":[{"records":[{"records":[{"time":"2016-02-04T17:46:52Z"}]}]}]}]}`)} {
 		f.Add(b)
 	}
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sum, err := Validate(b)
 		if err != nil {

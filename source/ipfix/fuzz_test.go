@@ -99,12 +99,14 @@ func FuzzDecode(f *testing.F) {
 func FuzzNetFlowV5(f *testing.F) {
 	addSessionSeeds(f, 5)
 	f.Add(testdata(f, "netflow5_test_invalid01.dat"), testdata(f, "netflow5_test_invalid02.dat"))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, a, b []byte) { fuzzDecode(t, withVersion(a, 5), withVersion(b, 5)) })
 }
 
 // FuzzNetFlowV9 keeps the version at 9: templates, options, data.
 func FuzzNetFlowV9(f *testing.F) {
 	addSessionSeeds(f, 9)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, a, b []byte) { fuzzDecode(t, withVersion(a, 9), withVersion(b, 9)) })
 }
 
@@ -113,6 +115,7 @@ func FuzzNetFlowV9(f *testing.F) {
 func FuzzIPFIX(f *testing.F) {
 	addSessionSeeds(f, 10)
 	f.Add(testdata(f, "ipfix_test_mikrotik_tpl.dat"), ipfixMessage(1, 1, 0, set(2, u16(258), u16(0)), set(2, u16(2), u16(0))))
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, a, b []byte) { fuzzDecode(t, withVersion(a, 10), withVersion(b, 10)) })
 }
 
@@ -157,6 +160,7 @@ func FuzzParseExporters(f *testing.F) {
 	for _, s := range []string{"192.0.2.1", "198.51.100.0/24", "2001:db8::/32", "::ffff:192.0.2.9", "fe80::1%eth0", "router-1", "", "10.0.0.0/33"} {
 		f.Add(s)
 	}
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		ps, err := ParseExporters([]string{s})
 		if err != nil {

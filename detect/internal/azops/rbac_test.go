@@ -3,6 +3,8 @@ package azops
 import (
 	"slices"
 	"testing"
+
+	"github.com/vigil-security/vigil/internal/fuzzlimit"
 )
 
 func TestRoleAssignment(t *testing.T) {
@@ -51,6 +53,7 @@ func FuzzRBACBodies(f *testing.F) {
 	f.Add(`{"properties":{"roleDefinitionId":"/a/roleDefinitions/b","principalId":"c"}}`)
 	f.Add(`{"Properties":{"permissions":[{"actions":["*"]}]}}`)
 	f.Add(`{"properties":null}`)
+	fuzzlimit.Minimize(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		if role, _, ok := RoleAssignment(body); ok && role == "" {
 			t.Fatal("ok without a role")
