@@ -12,7 +12,9 @@
 //   - JSON lines (storage append blobs, PT1H.json): the first line is a
 //     complete JSON object. Appended lines are read as they come, in chunks
 //     that end at a newline; a last line without a newline is read once the
-//     file has not changed for Options.Settle.
+//     file has not changed for Options.Settle, and read again whole, from
+//     its start, should the file grow after all (a writer that paused
+//     mid-line: the fragment read first is a malformed record, counted).
 //   - a document (a pretty-printed {"records":[...]} envelope, a JSON array,
 //     or anything gzip-compressed): read as a whole once it has not changed
 //     for Options.Settle; bytes appended later are read the same way, as a
@@ -126,6 +128,11 @@ type fileState struct {
 	Offset int64  `json:"offset"` // processed (Done) up to here
 	Kind   string `json:"kind,omitempty"`
 	ID     fileID `json:"id"`
+	// Unterminated, when set, is where the file's last line started when it
+	// was read without its newline (the file had settled): if the file grows
+	// after all, that line was cut short by a writer that paused, and it is
+	// read again whole from here.
+	Unterminated *int64 `json:"unterminated,omitempty"`
 
 	sent        int64 // sent up to here
 	gen         uint64
@@ -310,6 +317,11 @@ func (f *Follower) follow(ctx context.Context, path string, out chan<- Chunk) er
 	if info.Size() != st.size || !info.ModTime().Equal(st.mod) {
 		st.size, st.mod, st.stableSince = info.Size(), info.ModTime(), now
 	}
+	if u := st.Unterminated; u != nil && info.Size() > st.sent {
+		// The line read as the file's last grew: read it again, whole.
+		st.sent, st.Unterminated = min(*u, st.sent), nil
+		f.dirty = true
+	}
 	stable := now.Sub(st.stableSince) >= f.opts.Settle
 	f.mu.Unlock()
 
@@ -348,6 +360,15 @@ func (f *Follower) follow(ctx context.Context, path string, out chan<- Chunk) er
 				return nil
 			}
 			c.End = from + int64(len(c.Data))
+			if c.Data[len(c.Data)-1] != '\n' { // the settled file's last line, without its newline
+				start := from + int64(bytes.LastIndexByte(c.Data, '\n')+1)
+				f.mu.Lock()
+				if st.gen == gen {
+					st.Unterminated = &start
+					f.dirty = true
+				}
+				f.mu.Unlock()
+			}
 		}
 		select {
 		case out <- c:

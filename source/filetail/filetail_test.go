@@ -426,3 +426,49 @@ func BenchmarkScanJSONLines(b *testing.B) {
 		}
 	}
 }
+
+// TestLineCutByAPausingWriterIsReadAgainWhole: a writer that pauses
+// mid-line for longer than Settle makes the follower read the fragment as
+// the file's last line; when the rest arrives, the line is read again from
+// its start, whole, and the lines after it follow — across a restart too.
+func TestLineCutByAPausingWriterIsReadAgainWhole(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		dir := t.TempDir()
+		c := newClock()
+		state := filepath.Join(t.TempDir(), "state.json")
+		f := newFollower(t, dir, c, Options{Poll: time.Second, StatePath: state})
+		path := filepath.Join(dir, "PT1H.json")
+		write(t, path, `{"a":1}`+"\n"+`{"b":`)
+		done := func(cs []Chunk) {
+			for _, ch := range cs {
+				f.Done(ch)
+			}
+		}
+		done(scan(t, f))
+		c.add(settleOf(f))
+		cs := scan(t, f)
+		if len(cs) != 1 || content(t, cs[0]) != `{"b":` {
+			t.Fatalf("the settled fragment: %+v", cs)
+		}
+		done(cs)
+		if restart {
+			if err := f.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			f = newFollower(t, dir, c, Options{Poll: time.Second, StatePath: state})
+		}
+		appendTo(t, path, `2}`+"\n"+`{"c":3}`+"\n")
+		cs = scan(t, f)
+		var got string
+		for _, ch := range cs {
+			got += content(t, ch)
+		}
+		if got != `{"b":2}`+"\n"+`{"c":3}`+"\n" {
+			t.Fatalf("restart %v: after the rest arrived, read %q", restart, got)
+		}
+		done(cs)
+		if off := f.Offsets()[path]; off != int64(len(`{"a":1}`+"\n"+`{"b":2}`+"\n"+`{"c":3}`+"\n")) {
+			t.Errorf("restart %v: offset %d", restart, off)
+		}
+	}
+}
